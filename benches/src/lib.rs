@@ -1,0 +1,1 @@
+//! Shared helpers for logjar's criterion benchmarks (the benches live in `benches/benches/`).

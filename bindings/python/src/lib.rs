@@ -1,0 +1,1 @@
+//! Python bindings of logjar (the pyo3 module lands with the Python package issue).

@@ -1,0 +1,23 @@
+//! # logjar
+//!
+//! An embeddable log storage engine — SQLite for logs, speaking LogQL.
+//!
+//! A host links logjar in and gets, in-process, what a Grafana Loki cluster gives:
+//! labelled append-only streams per tenant, an inverted label index, retention and
+//! compaction, and LogQL queries with Loki-compatible JSON results.
+//!
+//! Data model: **tenant → stream → entries**. A stream is a sorted set of labels
+//! ([`Labels`]); an entry is a nanosecond timestamp, a line of bytes and optional
+//! structured metadata ([`Entry`]).
+//!
+//! See `docs/ARCHITECTURE.md` for the write and read paths and `docs/FORMAT.md`
+//! for every byte on disk.
+
+pub mod entry;
+pub mod error;
+pub mod labels;
+
+pub use entry::Entry;
+pub use error::{Error, Result};
+pub use labels::Labels;
+pub use logjar_logql::matcher::{LabelMatcher, MatchOp};

@@ -1,0 +1,1 @@
+//! Helpers shared by logjar's cross-crate integration tests (in `tests/tests/`).
