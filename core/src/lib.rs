@@ -15,6 +15,7 @@
 
 pub mod entry;
 pub mod error;
+pub mod ingest;
 pub mod labels;
 
 pub use entry::Entry;
