@@ -15,9 +15,13 @@
 
 pub mod entry;
 pub mod error;
+pub mod index;
 pub mod labels;
+pub mod lock;
+pub mod options;
 
 pub use entry::Entry;
 pub use error::{Error, Result};
 pub use labels::Labels;
+pub use options::Options;
 pub use logjar_logql::matcher::{LabelMatcher, MatchOp};
