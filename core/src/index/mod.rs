@@ -165,6 +165,17 @@ impl LabelIndex {
         out
     }
 
+    /// Appends a stream without labels, to keep ids dense when an index is rebuilt
+    /// and some id is unknown. It has no postings, so no matcher that needs a label
+    /// selects it, and it holds no data.
+    pub fn push_placeholder(&mut self) -> u32 {
+        self.streams.push(StreamInfo {
+            labels: Labels::default(),
+            fingerprint: 0,
+        });
+        self.len() - 1
+    }
+
     /// Sorted label names used by any stream in `ids`.
     pub fn label_names(&self, ids: &RoaringBitmap) -> Vec<String> {
         self.postings
