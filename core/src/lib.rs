@@ -13,9 +13,14 @@
 //! See `docs/ARCHITECTURE.md` for the write and read paths and `docs/FORMAT.md`
 //! for every byte on disk.
 
+pub mod chunk;
+pub mod codec;
 pub mod entry;
 pub mod error;
 pub mod labels;
+pub mod manifest;
+pub mod segment;
+pub mod wal;
 
 pub use entry::Entry;
 pub use error::{Error, Result};
