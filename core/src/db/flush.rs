@@ -64,7 +64,7 @@ impl Inner {
                 let (rec, seg) = self.write_segment(file_id, tenant, th)?;
                 seg_bytes += rec.file_bytes;
                 manifest.segments.push(rec);
-                new_segs.push((tenant.clone(), SegRef { file_id, seg }));
+                new_segs.push((tenant.clone(), SegRef { seg }));
             }
         }
 

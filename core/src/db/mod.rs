@@ -148,7 +148,6 @@ struct TenantSegs {
 
 #[derive(Debug, Clone)]
 struct SegRef {
-    file_id: u64,
     seg: Arc<Segment>,
 }
 

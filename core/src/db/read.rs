@@ -92,13 +92,11 @@ impl Snapshot {
     }
 
     fn select_ids(&self, matchers: &[LabelMatcher], start: i64, end: i64) -> RoaringBitmap {
-        let mut ids = self.index.read().select(matchers, self.bound);
-        if start < end {
-            ids.retain(|id| self.has_data(id, start, end));
-        } else {
-            ids.clear();
+        if start >= end {
+            return RoaringBitmap::new();
         }
-        ids
+        let ids = self.index.read().select(matchers, self.bound);
+        ids.iter().filter(|&id| self.has_data(id, start, end)).collect()
     }
 
     /// The labels of stream `id`.

@@ -99,10 +99,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
                 ),
             ));
         }
-        let sr = SegRef {
-            file_id: r.file_id,
-            seg: Arc::new(seg),
-        };
+        let sr = SegRef { seg: Arc::new(seg) };
         add_segment(segs.entry(r.tenant.clone()).or_default(), sr);
     }
 

@@ -87,6 +87,12 @@ fn check_labels(labels: &Labels, l: &Limits) -> Result<(), LimitError> {
     Ok(())
 }
 
+/// Counts `n` entries rejected for `e` and remembers the first violation.
+fn reject(report: &mut PushReport, first: &mut Option<LimitError>, e: LimitError, n: usize) {
+    report.rejected.add(&e, n as u64);
+    first.get_or_insert(e);
+}
+
 /// Per distinct stream of a batch: what the checks so far have accepted.
 struct KeyState<'a> {
     id: Option<u32>,
@@ -147,10 +153,6 @@ impl Inner {
         let limits = &self.opts.limits;
         let mut report = PushReport::default();
         let mut first_err: Option<LimitError> = None;
-        let mut reject = |report: &mut PushReport, e: LimitError, n: usize| {
-            report.rejected.add(&e, n as u64);
-            first_err.get_or_insert(e);
-        };
 
         // Checks that need no state, outside every lock.
         let mut candidates: Vec<(&Labels, Vec<&Entry>)> = Vec::with_capacity(streams.len());
@@ -159,7 +161,7 @@ impl Inner {
                 continue;
             }
             if let Err(e) = check_labels(&s.labels, limits) {
-                reject(&mut report, e, s.entries.len());
+                reject(&mut report, &mut first_err, e, s.entries.len());
                 continue;
             }
             let mut ok = Vec::with_capacity(s.entries.len());
@@ -169,7 +171,7 @@ impl Inner {
                         size: e.line.len(),
                         max: limits.max_line_size,
                     };
-                    reject(&mut report, err, 1);
+                    reject(&mut report, &mut first_err, err, 1);
                 } else {
                     ok.push(e);
                 }
@@ -247,7 +249,7 @@ impl Inner {
                                 newest,
                                 window_ns: window,
                             };
-                            reject(&mut report, err, 1);
+                            reject(&mut report, &mut first_err, err, 1);
                             continue;
                         }
                     }
@@ -258,7 +260,7 @@ impl Inner {
                                 tenant: tenant.to_owned(),
                                 max,
                             };
-                            reject(&mut report, err, 1);
+                            reject(&mut report, &mut first_err, err, 1);
                             continue;
                         }
                         ks.counted = true;
