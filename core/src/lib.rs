@@ -17,6 +17,7 @@ pub mod chunk;
 pub mod codec;
 pub mod entry;
 pub mod error;
+pub mod index_file;
 pub mod labels;
 pub mod manifest;
 pub mod segment;
