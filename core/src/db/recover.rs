@@ -53,7 +53,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
         mkdir(d)?;
     }
     let mut report = RecoveryReport::default();
-    let manifest = Manifest::read(dir)?.unwrap_or_default();
+    let manifest = Manifest::read(dir)?.unwrap_or_else(Manifest::new);
 
     // Leftovers: temporary files anywhere, segment and index files the manifest does
     // not list (written by a flush that did not reach its manifest switch).
