@@ -32,5 +32,5 @@ pub use db::{Db, Direction, PushReport, Snapshot};
 pub use entry::Entry;
 pub use error::{Error, Result};
 pub use labels::Labels;
-pub use options::Options;
 pub use logjar_logql::matcher::{LabelMatcher, MatchOp};
+pub use options::Options;

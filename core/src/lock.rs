@@ -44,7 +44,11 @@ impl DirLock {
             .truncate(false)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        match file.try_lock() {
+        // `File::try_lock` is stable since Rust 1.89; the workspace's `rust-version`
+        // (1.85) predates it, so building logjar needs 1.89 or newer.
+        #[allow(clippy::incompatible_msrv)]
+        let locked = file.try_lock();
+        match locked {
             Ok(()) => Ok(DirLock { _file: file, path }),
             Err(TryLockError::WouldBlock) => Err(Error::Locked { path }),
             Err(TryLockError::Error(e)) => Err(Error::io(&path, e)),

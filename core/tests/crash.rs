@@ -91,7 +91,10 @@ fn read_all(dir: &std::path::Path) -> BTreeMap<u64, BTreeSet<String>> {
         let (_, e) = r.unwrap();
         let line = String::from_utf8(e.line.to_vec()).unwrap();
         let id: u64 = line.split(' ').nth(1).unwrap().parse().unwrap();
-        assert!(found.entry(id).or_default().insert(line.clone()), "{line} twice");
+        assert!(
+            found.entry(id).or_default().insert(line.clone()),
+            "{line} twice"
+        );
     }
     db.close().unwrap();
     found
@@ -150,12 +153,23 @@ fn acknowledged_batches_survive_sigkill() {
                 .flat_map(|s| s.entries.iter())
                 .map(|e| String::from_utf8(e.line.to_vec()).unwrap())
                 .collect();
-            assert_eq!(found.get(id), Some(&want), "round {round}: acknowledged batch {id}");
+            assert_eq!(
+                found.get(id),
+                Some(&want),
+                "round {round}: acknowledged batch {id}"
+            );
         }
         for (id, lines) in &found {
-            assert_eq!(lines.len() as u64, 1 + id % 5, "round {round}: batch {id} is partial");
+            assert_eq!(
+                lines.len() as u64,
+                1 + id % 5,
+                "round {round}: batch {id} is partial"
+            );
         }
     }
     eprintln!("{ROUNDS} rounds, {total_acked} acknowledged batches");
-    assert!(total_acked > ROUNDS as usize, "the children acknowledged only {total_acked} batches");
+    assert!(
+        total_acked > ROUNDS as usize,
+        "the children acknowledged only {total_acked} batches"
+    );
 }

@@ -31,7 +31,13 @@ fn stream_labels(i: usize) -> Labels {
     Labels::new(pairs.iter().copied()).unwrap()
 }
 
-const LINES: [&str; 5] = ["a", "b", "hello", "hello world", "this line is far too long for the limit"];
+const LINES: [&str; 5] = [
+    "a",
+    "b",
+    "hello",
+    "hello world",
+    "this line is far too long for the limit",
+];
 
 fn matchers(i: usize) -> Vec<LabelMatcher> {
     let m = |n: &str, op, v: &str| LabelMatcher::new(n, op, v).unwrap();
@@ -46,12 +52,15 @@ fn matchers(i: usize) -> Vec<LabelMatcher> {
     }
 }
 
+/// `(ts, line index, metadata variant)`.
+type EntrySpec = (i64, usize, u8);
+
 #[derive(Debug, Clone)]
 enum Op {
     Push {
         tenant: usize,
         strict: bool,
-        streams: Vec<(usize, Vec<(i64, usize, u8)>)>,
+        streams: Vec<(usize, Vec<EntrySpec>)>,
     },
     Flush,
     Reopen,
@@ -119,11 +128,10 @@ impl TenantModel {
                 continue;
             }
             for e in &s.entries {
-                let v = if e.line.len() > MAX_LINE {
-                    Verdict::Reject
-                } else if newest.get(&s.labels).is_some_and(|&n| e.ts < n - WINDOW) {
-                    Verdict::Reject
-                } else if !active.contains(&s.labels) && active.len() >= MAX_STREAMS {
+                let too_long = e.line.len() > MAX_LINE;
+                let too_old = newest.get(&s.labels).is_some_and(|&n| e.ts < n - WINDOW);
+                let too_many = !active.contains(&s.labels) && active.len() >= MAX_STREAMS;
+                let v = if too_long || too_old || too_many {
                     Verdict::Reject
                 } else {
                     Verdict::Accept
@@ -197,7 +205,10 @@ fn check_read(
     // (a stream whose chunks overlap the range without entries in it may be selected).
     for (labels, _) in model.streams.iter() {
         if matching(labels) && !model.entries_in(labels, start, end).is_empty() {
-            prop_assert!(selected.iter().any(|(_, l)| l == labels), "{labels} not selected");
+            prop_assert!(
+                selected.iter().any(|(_, l)| l == labels),
+                "{labels} not selected"
+            );
         }
     }
     let mut merged_want: Vec<(i64, Vec<u8>, u32, Entry)> = Vec::new();
@@ -207,21 +218,35 @@ fn check_read(
         if dir == Direction::Backward {
             want.reverse();
         }
-        let got: Vec<Entry> = snap.stream(*id, start, end, dir).map(|r| r.unwrap()).collect();
+        let got: Vec<Entry> = snap
+            .stream(*id, start, end, dir)
+            .map(|r| r.unwrap())
+            .collect();
         prop_assert_eq!(&got, &want, "stream {}", labels);
-        let sizes: Vec<(i64, u32)> = snap.sizes(*id, start, end, dir).map(|r| r.unwrap()).collect();
-        let want_sizes: Vec<(i64, u32)> = want.iter().map(|e| (e.ts, e.line.len() as u32)).collect();
+        let sizes: Vec<(i64, u32)> = snap
+            .sizes(*id, start, end, dir)
+            .map(|r| r.unwrap())
+            .collect();
+        let want_sizes: Vec<(i64, u32)> =
+            want.iter().map(|e| (e.ts, e.line.len() as u32)).collect();
         prop_assert_eq!(sizes, want_sizes);
         merged_want.extend(want.into_iter().map(|e| (e.ts, e.line.to_vec(), *id, e)));
     }
     match dir {
         Direction::Forward => merged_want.sort_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2))),
-        Direction::Backward => merged_want
-            .sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)).then(a.2.cmp(&b.2))),
+        Direction::Backward => {
+            merged_want.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)).then(a.2.cmp(&b.2)))
+        }
     }
     let ids: Vec<u32> = selected.iter().map(|(id, _)| *id).collect();
-    let got: Vec<(u32, Entry)> = snap.entries(&ids, start, end, dir).map(|r| r.unwrap()).collect();
-    let want: Vec<(u32, Entry)> = merged_want.into_iter().map(|(_, _, id, e)| (id, e)).collect();
+    let got: Vec<(u32, Entry)> = snap
+        .entries(&ids, start, end, dir)
+        .map(|r| r.unwrap())
+        .collect();
+    let want: Vec<(u32, Entry)> = merged_want
+        .into_iter()
+        .map(|(_, _, id, e)| (id, e))
+        .collect();
     prop_assert_eq!(got, want);
 
     // Over all time, names, values and series are exact.
@@ -233,12 +258,28 @@ fn check_read(
         .collect();
     let mut series = db.series(tenant, ms, i64::MIN, i64::MAX).unwrap();
     series.sort();
-    let want_series: Vec<Labels> = all_streams.iter().filter(|l| matching(l)).map(|l| (*l).clone()).collect();
+    let want_series: Vec<Labels> = all_streams
+        .iter()
+        .filter(|l| matching(l))
+        .map(|l| (*l).clone())
+        .collect();
     prop_assert_eq!(series, want_series);
-    let names: BTreeSet<String> = all_streams.iter().flat_map(|l| l.iter().map(|(n, _)| n.to_string())).collect();
-    prop_assert_eq!(db.label_names(tenant, i64::MIN, i64::MAX).unwrap(), names.into_iter().collect::<Vec<_>>());
-    let apps: BTreeSet<String> = all_streams.iter().filter_map(|l| l.get("app").map(String::from)).collect();
-    prop_assert_eq!(db.label_values(tenant, "app", i64::MIN, i64::MAX).unwrap(), apps.into_iter().collect::<Vec<_>>());
+    let names: BTreeSet<String> = all_streams
+        .iter()
+        .flat_map(|l| l.iter().map(|(n, _)| n.to_string()))
+        .collect();
+    prop_assert_eq!(
+        db.label_names(tenant, i64::MIN, i64::MAX).unwrap(),
+        names.into_iter().collect::<Vec<_>>()
+    );
+    let apps: BTreeSet<String> = all_streams
+        .iter()
+        .filter_map(|l| l.get("app").map(String::from))
+        .collect();
+    prop_assert_eq!(
+        db.label_values(tenant, "app", i64::MIN, i64::MAX).unwrap(),
+        apps.into_iter().collect::<Vec<_>>()
+    );
     Ok(())
 }
 
@@ -249,7 +290,11 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     for op in ops {
         let d = db.as_ref().unwrap();
         match op {
-            Op::Push { tenant, strict, streams } => {
+            Op::Push {
+                tenant,
+                strict,
+                streams,
+            } => {
                 let batch: Vec<StreamEntries> = streams
                     .iter()
                     .map(|(s, es)| StreamEntries {
@@ -265,7 +310,10 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 if strict {
                     let r = d.push(TENANTS[tenant], &batch);
                     if would_fail {
-                        prop_assert!(matches!(r, Err(Error::Limit(_))), "expected a limit error, got {r:?}");
+                        prop_assert!(
+                            matches!(r, Err(Error::Limit(_))),
+                            "expected a limit error, got {r:?}"
+                        );
                     } else {
                         prop_assert!(r.is_ok(), "{r:?}");
                         model.push(&batch, true);
@@ -286,9 +334,27 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 db.take().unwrap().close().unwrap();
                 db = Some(Db::open(dir.path(), options()).unwrap());
             }
-            Op::Read { tenant, matchers: mi, start, end, backward } => {
-                let dir = if backward { Direction::Backward } else { Direction::Forward };
-                check_read(d, &models[tenant], TENANTS[tenant], &matchers(mi), start, end, dir)?;
+            Op::Read {
+                tenant,
+                matchers: mi,
+                start,
+                end,
+                backward,
+            } => {
+                let dir = if backward {
+                    Direction::Backward
+                } else {
+                    Direction::Forward
+                };
+                check_read(
+                    d,
+                    &models[tenant],
+                    TENANTS[tenant],
+                    &matchers(mi),
+                    start,
+                    end,
+                    dir,
+                )?;
             }
         }
     }

@@ -15,7 +15,7 @@ pub(super) fn spawn(inner: &Arc<Inner>) -> Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("logjar-background".into())
         .spawn(move || run(&inner))
-        .map_err(|e| Error::io(&std::path::PathBuf::from("<thread>"), e))
+        .map_err(|e| Error::io(std::path::PathBuf::from("<thread>"), e))
 }
 
 fn run(inner: &Inner) {

@@ -110,7 +110,10 @@ struct WriterTenant {
 
 impl WriterTenant {
     fn newest(&self, id: u32) -> Option<i64> {
-        self.newest.get(id as usize).copied().filter(|&t| t != i64::MIN)
+        self.newest
+            .get(id as usize)
+            .copied()
+            .filter(|&t| t != i64::MIN)
     }
 
     fn observe(&mut self, id: u32, ts: i64) {

@@ -96,7 +96,9 @@ impl Snapshot {
             return RoaringBitmap::new();
         }
         let ids = self.index.read().select(matchers, self.bound);
-        ids.iter().filter(|&id| self.has_data(id, start, end)).collect()
+        ids.iter()
+            .filter(|&id| self.has_data(id, start, end))
+            .collect()
     }
 
     /// The labels of stream `id`.
@@ -424,10 +426,11 @@ impl StreamIter {
             .collect();
         // Open order: by first timestamp in iteration order; pop() takes from the end.
         match dir {
-            Direction::Forward => {
-                pending.sort_by_key(|(r, c)| (std::cmp::Reverse(c.src.bounds().0), std::cmp::Reverse(*r)))
+            Direction::Forward => pending
+                .sort_by_key(|(r, c)| (std::cmp::Reverse(c.src.bounds().0), std::cmp::Reverse(*r))),
+            Direction::Backward => {
+                pending.sort_by_key(|(r, c)| (c.src.bounds().1, std::cmp::Reverse(*r)))
             }
-            Direction::Backward => pending.sort_by_key(|(r, c)| (c.src.bounds().1, std::cmp::Reverse(*r))),
         }
         StreamIter {
             dir,

@@ -113,16 +113,17 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
                 index_files.insert(r.tenant.clone(), (ix.len(), r.file_id));
                 indexes.insert(r.tenant.clone(), ix);
             }
-            Err(e) => log::warn!("index file of tenant {:?} unusable ({e}); rebuilding it from segments", r.tenant),
+            Err(e) => log::warn!(
+                "index file of tenant {:?} unusable ({e}); rebuilding it from segments",
+                r.tenant
+            ),
         }
     }
     let mut tenant_names: Vec<&String> = segs.keys().collect();
     tenant_names.sort();
     for tenant in tenant_names {
         let ts = &segs[tenant];
-        let ok = indexes
-            .get(tenant)
-            .is_some_and(|ix| covers(ix, ts));
+        let ok = indexes.get(tenant).is_some_and(|ix| covers(ix, ts));
         if !ok {
             log::warn!("rebuilding the label index of tenant {tenant:?} from its segments");
             indexes.insert(tenant.clone(), rebuild_index(ts)?);
@@ -207,7 +208,10 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
                         inner.apply(&mut w, &tenant, &groups);
                     }
                     #[allow(unreachable_patterns)]
-                    _ => log::warn!("{}: skipping a WAL record of an unknown kind", path.display()),
+                    _ => log::warn!(
+                        "{}: skipping a WAL record of an unknown kind",
+                        path.display()
+                    ),
                 }
                 Ok(())
             })?
@@ -261,7 +265,9 @@ fn rebuild_index(segs: &TenantSegs) -> Result<LabelIndex> {
     let mut by_id: std::collections::BTreeMap<u32, Labels> = Default::default();
     for s in &segs.segments {
         for st in s.seg.streams() {
-            by_id.entry(st.stream_id).or_insert_with(|| st.labels.clone());
+            by_id
+                .entry(st.stream_id)
+                .or_insert_with(|| st.labels.clone());
         }
     }
     let mut ix = LabelIndex::new();

@@ -236,7 +236,7 @@ impl Inner {
                 t.disk_bytes += s.seg.file_bytes();
                 for c in s.seg.chunks() {
                     t.chunks += 1;
-                    t.entries += u64::from(c.entries);
+                    t.entries += c.entries;
                     t.raw_bytes += c.raw_bytes;
                     widen(c.min_ts, c.max_ts);
                 }
@@ -262,7 +262,11 @@ impl Inner {
         }
         tenants.sort_by(|a, b| a.tenant.cmp(&b.tenant));
         let head_bytes = view.live.mem_bytes()
-            + view.frozen.iter().map(|(h, _)| h.mem_bytes()).sum::<usize>();
+            + view
+                .frozen
+                .iter()
+                .map(|(h, _)| h.mem_bytes())
+                .sum::<usize>();
         Stats {
             tenants,
             head_bytes: head_bytes as u64,

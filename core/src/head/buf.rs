@@ -116,7 +116,10 @@ impl HeadBuf {
         let off = u32::try_from(self.arena.len()).unwrap_or(u32::MAX);
         let len = u32::try_from(line.len()).unwrap_or(u32::MAX);
         self.arena.extend_from_slice(line);
-        self.meta_bytes += meta.iter().map(|(k, v)| k.len() + v.len() + 48).sum::<usize>();
+        self.meta_bytes += meta
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 48)
+            .sum::<usize>();
         let e = HeadEntry {
             ts,
             off,

@@ -63,12 +63,12 @@ impl StreamHead {
 
     /// Entries held (compressed and not).
     pub fn entries(&self) -> u64 {
-        self.chunks.iter().map(|c| c.entries as u64).sum::<u64>() + self.buf.len() as u64
+        self.chunks.iter().map(|c| c.entries).sum::<u64>() + self.buf.len() as u64
     }
 
     /// Line bytes held (compressed and not), before compression.
     pub fn raw_bytes(&self) -> u64 {
-        self.chunks.iter().map(|c| c.raw_bytes as u64).sum::<u64>() + self.buf.raw_bytes() as u64
+        self.chunks.iter().map(|c| c.raw_bytes).sum::<u64>() + self.buf.raw_bytes() as u64
     }
 
     fn mem_bytes(&self) -> usize {
@@ -144,9 +144,13 @@ impl Head {
         cfg: CutConfig,
     ) -> bool {
         if !self.tenants.contains_key(tenant) {
-            self.tenants.insert(tenant.to_owned(), TenantHead::default());
+            self.tenants
+                .insert(tenant.to_owned(), TenantHead::default());
         }
-        let t = self.tenants.get_mut(tenant).unwrap_or_else(|| unreachable!());
+        let t = self
+            .tenants
+            .get_mut(tenant)
+            .unwrap_or_else(|| unreachable!());
         let s = t.streams.entry(id).or_default();
         let before = s.mem_bytes();
         let buf = Arc::make_mut(&mut s.buf);

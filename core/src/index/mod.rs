@@ -252,7 +252,10 @@ mod tests {
         assert_eq!(ids(ix.select(&[m("env", MatchOp::Neq, "")], n)), [0, 1]);
         assert_eq!(ids(ix.select(&[m("env", MatchOp::Nre, "p.*")], n)), [1, 2]);
         assert_eq!(ids(ix.select(&[m("env", MatchOp::Re, "|dev")], n)), [1, 2]);
-        assert_eq!(ids(ix.select(&[m("nope", MatchOp::Eq, "x")], n)), [] as [u32; 0]);
+        assert_eq!(
+            ids(ix.select(&[m("nope", MatchOp::Eq, "x")], n)),
+            [] as [u32; 0]
+        );
         assert_eq!(ids(ix.select(&[], n)), [0, 1, 2]);
         // The bound hides streams created after a snapshot.
         assert_eq!(ids(ix.select(&[], 2)), [0, 1]);
