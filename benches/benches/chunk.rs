@@ -53,7 +53,12 @@ fn synthetic(lines: usize, n_streams: usize) -> Vec<Stream> {
         x ^= x << 17;
         x
     };
-    let paths = ["/api/v1/users", "/api/v1/orders", "/healthz", "/api/v1/search"];
+    let paths = [
+        "/api/v1/users",
+        "/api/v1/orders",
+        "/healthz",
+        "/api/v1/search",
+    ];
     let mut out = vec![Vec::new(); n_streams];
     let mut ts = 1_767_225_600_000_000_000i64;
     for i in 0..lines {
