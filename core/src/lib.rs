@@ -13,12 +13,25 @@
 //! See `docs/ARCHITECTURE.md` for the write and read paths and `docs/FORMAT.md`
 //! for every byte on disk.
 
+pub mod chunk;
+pub mod codec;
+pub mod db;
 pub mod entry;
 pub mod error;
+pub mod head;
+pub mod index;
+pub mod index_file;
 pub mod ingest;
 pub mod labels;
+pub mod lock;
+pub mod manifest;
+pub mod options;
+pub mod segment;
+pub mod wal;
 
+pub use db::{Db, Direction, PushReport, Snapshot};
 pub use entry::Entry;
 pub use error::{Error, Result};
 pub use labels::Labels;
 pub use logjar_logql::matcher::{LabelMatcher, MatchOp};
+pub use options::Options;

@@ -1,0 +1,151 @@
+//! Chunk codec throughput: encode, full decode and sizes-only decode, in MB/s of raw
+//! line bytes, plus the compressed size as a percentage of the raw line bytes.
+//!
+//! Data: the NDJSON file named by `LOGJAR_BENCH_NDJSON` (as written by
+//! `shared/tools/gen_logs.py --lines 200000 --seed 1 --out /tmp/gen200k.ndjson`),
+//! grouped into streams by labels; without it, synthetic logfmt-like lines.
+//!
+//! ```sh
+//! LOGJAR_BENCH_NDJSON=/tmp/gen200k.ndjson cargo bench -p logjar-benches --bench chunk
+//! ```
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use logjar::chunk::{
+    decode_block, decode_block_sizes, ChunkBuilder, DecodedBlock, EncodedChunk,
+    DEFAULT_BLOCK_TARGET,
+};
+
+type Stream = Vec<(i64, Vec<u8>)>;
+
+fn load() -> Vec<Stream> {
+    match std::env::var("LOGJAR_BENCH_NDJSON") {
+        Ok(path) => load_ndjson(&path),
+        Err(_) => synthetic(200_000, 200),
+    }
+}
+
+fn load_ndjson(path: &str) -> Vec<Stream> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    let mut streams: BTreeMap<String, Stream> = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).expect("NDJSON line");
+        let key = v["labels"].to_string();
+        let ts = v["ts"].as_i64().expect("integer ts");
+        let msg = v["line"].as_str().expect("string line").as_bytes().to_vec();
+        streams.entry(key).or_default().push((ts, msg));
+    }
+    let mut out: Vec<Stream> = streams.into_values().collect();
+    for s in &mut out {
+        s.sort();
+    }
+    out
+}
+
+/// Deterministic logfmt-ish lines with random ids, spread over `n_streams` streams.
+fn synthetic(lines: usize, n_streams: usize) -> Vec<Stream> {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let paths = [
+        "/api/v1/users",
+        "/api/v1/orders",
+        "/healthz",
+        "/api/v1/search",
+    ];
+    let mut out = vec![Vec::new(); n_streams];
+    let mut ts = 1_767_225_600_000_000_000i64;
+    for i in 0..lines {
+        ts += (next() % 40_000_000) as i64;
+        let r = next();
+        let line = format!(
+            "level={} ts={ts} caller=proxy/handler.go:88 msg=\"request served\" method=GET path={} status={} duration={}.{}ms trace_id={:016x}{:016x} bytes={}",
+            if r % 20 == 0 { "warn" } else { "info" },
+            paths[(r % 4) as usize],
+            if r % 33 == 0 { 500 } else { 200 },
+            r % 300,
+            r % 10,
+            next(),
+            next(),
+            r % 50_000,
+        );
+        out[i % n_streams].push((ts, line.into_bytes()));
+    }
+    out
+}
+
+fn encode(streams: &[Stream], level: i32) -> Vec<EncodedChunk> {
+    streams
+        .iter()
+        .map(|s| {
+            let mut b = ChunkBuilder::new(DEFAULT_BLOCK_TARGET, level);
+            for (ts, line) in s {
+                b.push(*ts, line, &[]);
+            }
+            b.finish()
+        })
+        .collect()
+}
+
+fn bench_chunk(c: &mut Criterion) {
+    let streams = load();
+    let raw: u64 = streams
+        .iter()
+        .flat_map(|s| s.iter())
+        .map(|(_, l)| l.len() as u64)
+        .sum();
+    let entries: usize = streams.iter().map(|s| s.len()).sum();
+
+    let mut g = c.benchmark_group("chunk");
+    g.throughput(Throughput::Bytes(raw));
+    g.sample_size(10);
+    for level in [1, 3] {
+        let chunks = encode(&streams, level);
+        let stored: usize = chunks.iter().map(|c| c.bytes.len()).sum();
+        eprintln!(
+            "chunk: zstd level {level}: {entries} entries, {raw} raw line bytes -> {stored} bytes = {:.2}% of raw",
+            stored as f64 * 100.0 / raw as f64
+        );
+        g.bench_function(BenchmarkId::new("encode", level), |b| {
+            b.iter(|| black_box(encode(black_box(&streams), level)))
+        });
+        g.bench_function(BenchmarkId::new("decode_full", level), |b| {
+            let mut out = DecodedBlock::new();
+            b.iter(|| {
+                let mut n = 0usize;
+                for c in &chunks {
+                    for m in &c.blocks {
+                        let bytes = c.block_bytes(m).expect("block in chunk");
+                        decode_block(bytes, &mut out).expect("decode");
+                        n += out.len();
+                    }
+                }
+                assert_eq!(n, entries);
+            })
+        });
+        g.bench_function(BenchmarkId::new("decode_sizes", level), |b| {
+            let (mut ts, mut lens) = (Vec::new(), Vec::new());
+            b.iter(|| {
+                let mut bytes_seen = 0u64;
+                for c in &chunks {
+                    for m in &c.blocks {
+                        let bytes = c.block_bytes(m).expect("block in chunk");
+                        decode_block_sizes(bytes, &mut ts, &mut lens).expect("decode");
+                        bytes_seen += lens.iter().map(|&l| u64::from(l)).sum::<u64>();
+                    }
+                }
+                assert_eq!(bytes_seen, raw);
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_chunk);
+criterion_main!(benches);

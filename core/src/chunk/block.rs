@@ -1,0 +1,610 @@
+//! One block: the unit of compression, checksumming and decoding.
+//!
+//! ```text
+//! u8      version (1)
+//! u8      flags: bit 0 = a metadata section follows the lines section
+//! uvarint n, entries (1..=MAX_BLOCK_ENTRIES)
+//! i64 LE  first timestamp
+//! section timestamps: u8 width w (0..=8), then w byte planes of n-1 bytes:
+//!         plane k holds byte k (little-endian) of each delta ts[i+1]-ts[i] (u64)
+//! section lengths:    u8 width w (0..=4), then w byte planes of n bytes (line lengths)
+//! section lines:      the n lines, concatenated
+//! section metadata:   (if flag) uvarint symbol count, symbols (uvarint len + UTF-8),
+//!                     then per entry: uvarint pair count, pairs of uvarint symbol ids
+//! u32 LE  crc32 of every byte before it
+//! ```
+//! Each section is framed as `u8 codec (0 raw, 1 zstd) | uvarint raw_len |
+//! [uvarint stored_len, if zstd] | bytes`.
+
+use std::cell::RefCell;
+use std::fmt;
+
+use crate::codec::{put_i64, put_u32, put_uvarint, DecodeError, Reader};
+
+/// Block layout version written by this build.
+pub const BLOCK_VERSION: u8 = 1;
+/// Most entries one block may hold.
+pub const MAX_BLOCK_ENTRIES: usize = 1 << 22;
+/// Most line bytes one block may hold (1 GiB).
+pub const MAX_BLOCK_LINES_BYTES: usize = 1 << 30;
+/// Longest line a chunk accepts (512 MiB).
+pub const MAX_LINE_LEN: usize = 512 << 20;
+/// Most bytes of metadata section one block may hold (1 GiB).
+const MAX_META_BYTES: usize = 1 << 30;
+
+const FLAG_METADATA: u8 = 1;
+const CODEC_RAW: u8 = 0;
+const CODEC_ZSTD: u8 = 1;
+/// Sections smaller than this are stored raw: compressing them saves nothing.
+const MIN_COMPRESS: usize = 64;
+
+/// Compression state reused from block to block by the encoder.
+pub(crate) struct Deflater {
+    cctx: zstd::bulk::Compressor<'static>,
+    out: Vec<u8>,
+    plane: Vec<u8>,
+}
+
+impl fmt::Debug for Deflater {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deflater").finish_non_exhaustive()
+    }
+}
+
+impl Deflater {
+    pub(crate) fn new(level: i32) -> Self {
+        // Creating a zstd context only fails when memory cannot be allocated, which
+        // aborts the process anyway.
+        let cctx = zstd::bulk::Compressor::new(level).expect("allocate a zstd compression context");
+        Deflater {
+            cctx,
+            out: Vec::new(),
+            plane: Vec::new(),
+        }
+    }
+
+    /// Appends a framed section holding `raw` to `dst`, compressed when that helps.
+    fn section(&mut self, dst: &mut Vec<u8>, raw: &[u8]) {
+        if raw.len() >= MIN_COMPRESS {
+            self.out.clear();
+            self.out.reserve(zstd::zstd_safe::compress_bound(raw.len()));
+            if let Ok(n) = self.cctx.compress_to_buffer(raw, &mut self.out) {
+                if n < raw.len() {
+                    dst.push(CODEC_ZSTD);
+                    put_uvarint(dst, raw.len() as u64);
+                    put_uvarint(dst, n as u64);
+                    dst.extend_from_slice(&self.out[..n]);
+                    return;
+                }
+            }
+        }
+        dst.push(CODEC_RAW);
+        put_uvarint(dst, raw.len() as u64);
+        dst.extend_from_slice(raw);
+    }
+}
+
+/// The entries of one block being encoded, borrowed from the chunk builder.
+pub(crate) struct BlockInput<'a> {
+    pub ts: &'a [i64],
+    pub lens: &'a [u32],
+    pub lines: &'a [u8],
+    /// Raw metadata section content, `None` when no entry has metadata.
+    pub metadata: Option<&'a [u8]>,
+}
+
+/// Appends one encoded block to `dst`; returns the block's CRC.
+pub(crate) fn encode_block(d: &mut Deflater, input: &BlockInput<'_>, dst: &mut Vec<u8>) -> u32 {
+    let n = input.ts.len();
+    debug_assert!((1..=MAX_BLOCK_ENTRIES).contains(&n) && input.lens.len() == n);
+    let start = dst.len();
+    dst.push(BLOCK_VERSION);
+    dst.push(if input.metadata.is_some() {
+        FLAG_METADATA
+    } else {
+        0
+    });
+    put_uvarint(dst, n as u64);
+    put_i64(dst, input.ts[0]);
+
+    let mut plane = std::mem::take(&mut d.plane);
+    plane.clear();
+    let max_delta = input
+        .ts
+        .windows(2)
+        .map(|w| w[1].wrapping_sub(w[0]) as u64)
+        .max()
+        .unwrap_or(0);
+    let w = byte_width(max_delta);
+    plane.push(w as u8);
+    for k in 0..w {
+        plane.extend(
+            input
+                .ts
+                .windows(2)
+                .map(|p| (p[1].wrapping_sub(p[0]) as u64 >> (8 * k)) as u8),
+        );
+    }
+    d.section(dst, &plane);
+
+    plane.clear();
+    let w = byte_width(u64::from(input.lens.iter().copied().max().unwrap_or(0)));
+    plane.push(w as u8);
+    for k in 0..w {
+        plane.extend(input.lens.iter().map(|&l| (l >> (8 * k)) as u8));
+    }
+    d.section(dst, &plane);
+    d.plane = plane;
+
+    d.section(dst, input.lines);
+    if let Some(md) = input.metadata {
+        d.section(dst, md);
+    }
+    let crc = crc32fast::hash(&dst[start..]);
+    put_u32(dst, crc);
+    crc
+}
+
+fn byte_width(max: u64) -> usize {
+    (64 - max.leading_zeros() as usize).div_ceil(8)
+}
+
+/// Decompression state, reusable across blocks.
+struct Inflater {
+    dctx: zstd::bulk::Decompressor<'static>,
+}
+
+impl Inflater {
+    fn new() -> Result<Self, DecodeError> {
+        zstd::bulk::Decompressor::new()
+            .map(|dctx| Inflater { dctx })
+            .map_err(|e| DecodeError::new(0, format!("cannot create a zstd context: {e}")))
+    }
+
+    /// Reads one framed section whose raw size must be at most `max_raw`; returns the
+    /// raw bytes, either borrowed from `block` or decompressed into `buf`.
+    fn section<'a: 'c, 'b: 'c, 'c>(
+        &mut self,
+        r: &mut Reader<'a>,
+        max_raw: usize,
+        buf: &'b mut Vec<u8>,
+        what: &str,
+    ) -> Result<&'c [u8], DecodeError> {
+        let at = r.pos();
+        let codec = r.u8(what)?;
+        let raw_len = r.uvarint(what)?;
+        if raw_len > max_raw as u64 {
+            return Err(DecodeError::new(
+                at,
+                format!("{what}: raw size {raw_len} exceeds the limit {max_raw}"),
+            ));
+        }
+        let raw_len = raw_len as usize;
+        match codec {
+            CODEC_RAW => r.bytes(raw_len, what),
+            CODEC_ZSTD => {
+                let src = r.len_bytes(what)?;
+                if let Ok(Some(declared)) = zstd::zstd_safe::get_frame_content_size(src) {
+                    if declared != raw_len as u64 {
+                        return Err(DecodeError::new(
+                            at,
+                            format!(
+                                "{what}: zstd frame declares {declared} bytes, section {raw_len}"
+                            ),
+                        ));
+                    }
+                }
+                buf.clear();
+                buf.reserve(raw_len);
+                match self.dctx.decompress_to_buffer(src, buf) {
+                    Ok(n) if n == raw_len => Ok(&buf[..]),
+                    Ok(n) => Err(DecodeError::new(
+                        at,
+                        format!("{what}: decompressed to {n} bytes, expected {raw_len}"),
+                    )),
+                    Err(e) => Err(DecodeError::new(
+                        at,
+                        format!("{what}: zstd decompression failed: {e}"),
+                    )),
+                }
+            }
+            c => Err(DecodeError::new(at, format!("{what}: unknown codec {c}"))),
+        }
+    }
+}
+
+/// Parsed fixed header of a block plus the reader positioned after it.
+struct Header<'a> {
+    r: Reader<'a>,
+    n: usize,
+    first_ts: i64,
+    has_metadata: bool,
+}
+
+/// Checks the CRC and parses the header.
+fn open_block(bytes: &[u8]) -> Result<Header<'_>, DecodeError> {
+    if bytes.len() < 4 {
+        return Err(DecodeError::new(0, "block shorter than its CRC"));
+    }
+    let body_len = bytes.len() - 4;
+    let (body, tail) = bytes.split_at(body_len);
+    let stored = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
+    if crc32fast::hash(body) != stored {
+        return Err(DecodeError::new(body_len, "block CRC mismatch"));
+    }
+    let mut r = Reader::new(body);
+    let version = r.u8("block version")?;
+    if version != BLOCK_VERSION {
+        return Err(DecodeError::new(
+            0,
+            format!("unsupported block version {version} (this build reads {BLOCK_VERSION})"),
+        ));
+    }
+    let flags = r.u8("block flags")?;
+    if flags & !FLAG_METADATA != 0 {
+        return Err(DecodeError::new(
+            1,
+            format!("unknown block flags {flags:#x}"),
+        ));
+    }
+    let at = r.pos();
+    let n = r.uvarint("entry count")?;
+    if n == 0 || n > MAX_BLOCK_ENTRIES as u64 {
+        return Err(DecodeError::new(
+            at,
+            format!("entry count {n} out of range"),
+        ));
+    }
+    let first_ts = r.i64("first timestamp")?;
+    Ok(Header {
+        r,
+        n: n as usize,
+        first_ts,
+        has_metadata: flags & FLAG_METADATA != 0,
+    })
+}
+
+/// Decodes the planes section of `n` values of at most `max_w` bytes into `out`.
+fn planes_u64(raw: &[u8], n: usize, max_w: usize, out: &mut Vec<u64>) -> Result<(), String> {
+    let Some((&w, planes)) = raw.split_first() else {
+        return Err("empty section".into());
+    };
+    let w = w as usize;
+    if w > max_w {
+        return Err(format!("value width {w} exceeds {max_w}"));
+    }
+    if planes.len() != w * n {
+        return Err(format!(
+            "{} bytes of planes, expected {}",
+            planes.len(),
+            w * n
+        ));
+    }
+    out.clear();
+    out.resize(n, 0);
+    if n == 0 {
+        return Ok(());
+    }
+    for (k, plane) in planes.chunks_exact(n).enumerate() {
+        let shift = 8 * k as u32;
+        for (v, &b) in out.iter_mut().zip(plane) {
+            *v |= u64::from(b) << shift;
+        }
+    }
+    Ok(())
+}
+
+/// Shared scratch for the sections before the lines.
+struct SizesScratch {
+    buf: Vec<u8>,
+    wide: Vec<u64>,
+}
+
+/// Per-thread state of [`decode_block_sizes`], which has no output to keep it in.
+type SizesState = (Inflater, SizesScratch);
+
+thread_local! {
+    static SIZES_STATE: RefCell<Option<SizesState>> = const { RefCell::new(None) };
+}
+
+/// Decodes the timestamps and line lengths sections (never the lines).
+fn decode_sizes(
+    h: &mut Header<'_>,
+    inf: &mut Inflater,
+    s: &mut SizesScratch,
+    ts: &mut Vec<i64>,
+    lens: &mut Vec<u32>,
+) -> Result<(), DecodeError> {
+    let n = h.n;
+    let at = h.r.pos();
+    let raw = inf.section(&mut h.r, 1 + 8 * (n - 1), &mut s.buf, "timestamps section")?;
+    planes_u64(raw, n - 1, 8, &mut s.wide)
+        .map_err(|e| DecodeError::new(at, format!("timestamps: {e}")))?;
+    ts.clear();
+    ts.reserve(n);
+    let mut cur = h.first_ts;
+    ts.push(cur);
+    for &d in &s.wide {
+        cur = cur
+            .checked_add_unsigned(d)
+            .ok_or_else(|| DecodeError::new(at, "timestamps overflow i64"))?;
+        ts.push(cur);
+    }
+    let at = h.r.pos();
+    let raw = inf.section(&mut h.r, 1 + 4 * n, &mut s.buf, "lengths section")?;
+    planes_u64(raw, n, 4, &mut s.wide)
+        .map_err(|e| DecodeError::new(at, format!("line lengths: {e}")))?;
+    lens.clear();
+    lens.extend(s.wide.iter().map(|&l| l as u32));
+    Ok(())
+}
+
+/// Decodes only the timestamps and line lengths of a block: no line is decompressed.
+/// Verifies the block CRC. `ts` and `line_lens` are cleared and refilled.
+pub fn decode_block_sizes(
+    bytes: &[u8],
+    ts: &mut Vec<i64>,
+    line_lens: &mut Vec<u32>,
+) -> Result<(), DecodeError> {
+    let mut h = open_block(bytes)?;
+    SIZES_STATE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let scratch = SizesScratch {
+                buf: Vec::new(),
+                wide: Vec::new(),
+            };
+            *slot = Some((Inflater::new()?, scratch));
+        }
+        let Some((inf, scratch)) = slot.as_mut() else {
+            return Err(DecodeError::new(0, "no decompression state"));
+        };
+        decode_sizes(&mut h, inf, scratch, ts, line_lens)
+    })
+}
+
+/// A decoded block, built to be reused: decoding into it again keeps its buffers.
+///
+/// Lines are slices of one buffer; metadata strings are slices of one string.
+pub struct DecodedBlock {
+    ts: Vec<i64>,
+    lens: Vec<u32>,
+    /// `offsets[i]..offsets[i+1]` is line `i` in `lines`.
+    offsets: Vec<u32>,
+    lines: Vec<u8>,
+    meta_text: String,
+    /// Symbol id → byte range in `meta_text`.
+    meta_syms: Vec<(u32, u32)>,
+    /// `meta_index[i]..meta_index[i+1]` are entry `i`'s pairs in `meta_pairs`; empty
+    /// when the block has no metadata.
+    meta_index: Vec<u32>,
+    meta_pairs: Vec<(u32, u32)>,
+    scratch: SizesScratch,
+    inflater: Option<Inflater>,
+}
+
+impl fmt::Debug for DecodedBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DecodedBlock")
+            .field("entries", &self.ts.len())
+            .field("line_bytes", &self.lines.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for DecodedBlock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DecodedBlock {
+    /// An empty block, to decode into.
+    pub fn new() -> Self {
+        DecodedBlock {
+            ts: Vec::new(),
+            lens: Vec::new(),
+            offsets: Vec::new(),
+            lines: Vec::new(),
+            meta_text: String::new(),
+            meta_syms: Vec::new(),
+            meta_index: Vec::new(),
+            meta_pairs: Vec::new(),
+            scratch: SizesScratch {
+                buf: Vec::new(),
+                wide: Vec::new(),
+            },
+            inflater: None,
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    /// True when nothing was decoded (or the last decode failed).
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    /// Timestamp of entry `i`. Panics if `i >= len()`.
+    pub fn ts(&self, i: usize) -> i64 {
+        self.ts[i]
+    }
+
+    /// All timestamps, ascending.
+    pub fn timestamps(&self) -> &[i64] {
+        &self.ts
+    }
+
+    /// Line of entry `i`. Panics if `i >= len()`.
+    pub fn line(&self, i: usize) -> &[u8] {
+        &self.lines[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+
+    /// Length of every line, in entry order.
+    pub fn line_lens(&self) -> &[u32] {
+        &self.lens
+    }
+
+    /// Sum of all line lengths.
+    pub fn raw_bytes(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// Structured metadata of entry `i`, in the order it was pushed. Panics if
+    /// `i >= len()`.
+    pub fn metadata(&self, i: usize) -> impl Iterator<Item = (&str, &str)> + '_ {
+        assert!(i < self.ts.len(), "entry {i} out of range");
+        let range = match (self.meta_index.get(i), self.meta_index.get(i + 1)) {
+            (Some(&a), Some(&b)) => a as usize..b as usize,
+            _ => 0..0,
+        };
+        self.meta_pairs[range]
+            .iter()
+            .map(move |&(k, v)| (self.sym(k), self.sym(v)))
+    }
+
+    fn sym(&self, id: u32) -> &str {
+        let (a, b) = self.meta_syms[id as usize];
+        &self.meta_text[a as usize..b as usize]
+    }
+
+    fn clear(&mut self) {
+        self.ts.clear();
+        self.lens.clear();
+        self.offsets.clear();
+        self.lines.clear();
+        self.meta_text.clear();
+        self.meta_syms.clear();
+        self.meta_index.clear();
+        self.meta_pairs.clear();
+    }
+
+    fn decode(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
+        let mut h = open_block(bytes)?;
+        if self.inflater.is_none() {
+            self.inflater = Some(Inflater::new()?);
+        }
+        let Some(inf) = self.inflater.as_mut() else {
+            return Err(DecodeError::new(0, "no decompression state"));
+        };
+        decode_sizes(&mut h, inf, &mut self.scratch, &mut self.ts, &mut self.lens)?;
+        let n = h.n;
+
+        self.offsets.reserve(n + 1);
+        self.offsets.push(0);
+        let mut total: u64 = 0;
+        for &l in &self.lens {
+            total += u64::from(l);
+            if total > MAX_BLOCK_LINES_BYTES as u64 {
+                return Err(h.r.err("line lengths exceed the block limit"));
+            }
+            self.offsets.push(total as u32);
+        }
+
+        let at = h.r.pos();
+        let codec = bytes.get(at).copied();
+        if codec == Some(CODEC_RAW) {
+            let raw = inf.section(
+                &mut h.r,
+                MAX_BLOCK_LINES_BYTES,
+                &mut self.scratch.buf,
+                "lines section",
+            )?;
+            self.lines.extend_from_slice(raw);
+        } else {
+            // Decompress straight into the lines buffer.
+            let mut lines = std::mem::take(&mut self.lines);
+            let res = inf
+                .section(&mut h.r, MAX_BLOCK_LINES_BYTES, &mut lines, "lines section")
+                .map(|s| s.len());
+            self.lines = lines;
+            res?;
+        }
+        if self.lines.len() as u64 != total {
+            return Err(DecodeError::new(
+                at,
+                format!(
+                    "lines section holds {} bytes, line lengths sum to {total}",
+                    self.lines.len()
+                ),
+            ));
+        }
+
+        if h.has_metadata {
+            let at = h.r.pos();
+            let raw = inf.section(
+                &mut h.r,
+                MAX_META_BYTES,
+                &mut self.scratch.buf,
+                "metadata section",
+            )?;
+            let mut text = std::mem::take(&mut self.meta_text);
+            let res = decode_metadata(
+                raw,
+                n,
+                &mut text,
+                &mut self.meta_syms,
+                &mut self.meta_index,
+                &mut self.meta_pairs,
+            );
+            self.meta_text = text;
+            res.map_err(|e| DecodeError::new(at + e.offset, format!("metadata: {}", e.what)))?;
+        }
+        h.r.expect_end("block sections")
+    }
+}
+
+/// Parses a raw metadata section.
+fn decode_metadata(
+    raw: &[u8],
+    n: usize,
+    text: &mut String,
+    syms: &mut Vec<(u32, u32)>,
+    index: &mut Vec<u32>,
+    pairs: &mut Vec<(u32, u32)>,
+) -> Result<(), DecodeError> {
+    let mut r = Reader::new(raw);
+    let n_syms = r.count(1, "symbol count")?;
+    syms.reserve(n_syms);
+    for _ in 0..n_syms {
+        let s = r.str("symbol")?;
+        let a = text.len() as u32;
+        text.push_str(s);
+        syms.push((a, text.len() as u32));
+    }
+    index.reserve(n + 1);
+    index.push(0);
+    for _ in 0..n {
+        let k = r.count(2, "pair count")?;
+        for _ in 0..k {
+            let key = r.uvarint("key symbol")?;
+            let val = r.uvarint("value symbol")?;
+            if key >= n_syms as u64 || val >= n_syms as u64 {
+                return Err(r.err("symbol id out of range"));
+            }
+            pairs.push((key as u32, val as u32));
+        }
+        index.push(pairs.len() as u32);
+    }
+    r.expect_end("metadata")
+}
+
+/// Decodes a whole block into `out` (which is cleared first), verifying its CRC and
+/// every length. On error `out` is left empty.
+pub fn decode_block(bytes: &[u8], out: &mut DecodedBlock) -> Result<(), DecodeError> {
+    out.clear();
+    let r = out.decode(bytes);
+    if r.is_err() {
+        out.clear();
+    }
+    r
+}
+
+/// Reads the CRC stored at the end of an encoded block.
+pub(crate) fn stored_crc(bytes: &[u8]) -> Option<u32> {
+    let at = bytes.len().checked_sub(4)?;
+    crate::codec::le_u32_at(bytes, at)
+}

@@ -1,0 +1,216 @@
+//! Cuts a stream's sorted entries into compressed blocks.
+
+use std::collections::HashMap;
+
+use super::block::{self, BlockInput, Deflater, MAX_BLOCK_ENTRIES, MAX_LINE_LEN};
+use super::{BlockMeta, EncodedChunk};
+use crate::codec::{put_bytes, put_uvarint};
+
+/// Default raw line bytes per block (256 KiB).
+pub const DEFAULT_BLOCK_TARGET: usize = 256 << 10;
+/// Default zstd level at block cut (see `docs/PERFORMANCE.md` for the measurements).
+pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
+/// Largest block target accepted; larger values are clamped (256 MiB).
+pub const MAX_BLOCK_TARGET: usize = 256 << 20;
+
+/// Builds one chunk from a stream's entries, pushed in ascending `(ts, line)` order.
+///
+/// A block is cut as soon as its line bytes reach the target, so blocks hold a little
+/// more than the target; [`finish`](Self::finish) cuts the last, partial block.
+///
+/// ```
+/// use logjar::chunk::{decode_block, ChunkBuilder, DecodedBlock};
+///
+/// let mut b = ChunkBuilder::new(64, 3); // tiny blocks to show several
+/// for i in 0..100i64 {
+///     let md = if i % 10 == 0 { vec![("trace_id".to_string(), format!("t{i}"))] } else { vec![] };
+///     b.push(i * 1_000, format!("line {i}").as_bytes(), &md);
+/// }
+/// let chunk = b.finish();
+/// assert_eq!(chunk.entries, 100);
+/// assert!(chunk.blocks.len() > 1);
+///
+/// let mut out = DecodedBlock::new();
+/// let mut n = 0;
+/// for meta in &chunk.blocks {
+///     let bytes = &chunk.bytes[meta.offset as usize..][..meta.len as usize];
+///     decode_block(bytes, &mut out).unwrap();
+///     for i in 0..out.len() {
+///         assert_eq!(out.ts(i), n * 1_000);
+///         assert_eq!(out.line(i), format!("line {n}").as_bytes());
+///         n += 1;
+///     }
+/// }
+/// assert_eq!(n, 100);
+/// decode_block(&chunk.bytes[..chunk.blocks[0].len as usize], &mut out).unwrap();
+/// assert_eq!(out.metadata(0).collect::<Vec<_>>(), vec![("trace_id", "t0")]);
+/// ```
+#[derive(Debug)]
+pub struct ChunkBuilder {
+    target: usize,
+    deflater: Deflater,
+    // The open block.
+    ts: Vec<i64>,
+    lens: Vec<u32>,
+    lines: Vec<u8>,
+    meta_syms: HashMap<String, u32>,
+    meta_sym_bytes: Vec<u8>,
+    meta_refs: Vec<u8>,
+    meta_any: bool,
+    meta_section: Vec<u8>,
+    // The chunk so far.
+    out: EncodedChunk,
+}
+
+impl Default for ChunkBuilder {
+    fn default() -> Self {
+        Self::new(DEFAULT_BLOCK_TARGET, DEFAULT_ZSTD_LEVEL)
+    }
+}
+
+impl ChunkBuilder {
+    /// A builder cutting blocks of about `block_target_raw_bytes` line bytes (clamped
+    /// to 1 ..= [`MAX_BLOCK_TARGET`]), compressed with zstd at `zstd_level`.
+    pub fn new(block_target_raw_bytes: usize, zstd_level: i32) -> Self {
+        ChunkBuilder {
+            target: block_target_raw_bytes.clamp(1, MAX_BLOCK_TARGET),
+            deflater: Deflater::new(zstd_level),
+            ts: Vec::new(),
+            lens: Vec::new(),
+            lines: Vec::new(),
+            meta_syms: HashMap::new(),
+            meta_sym_bytes: Vec::new(),
+            meta_refs: Vec::new(),
+            meta_any: false,
+            meta_section: Vec::new(),
+            out: EncodedChunk::empty(),
+        }
+    }
+
+    /// Adds an entry. Entries must come in ascending `(ts, line)` order (checked in
+    /// debug builds).
+    ///
+    /// # Panics
+    /// If `line` is longer than [`MAX_LINE_LEN`] (512 MiB): the engine's line size
+    /// limit must refuse such lines long before.
+    pub fn push(&mut self, ts: i64, line: &[u8], metadata: &[(String, String)]) {
+        assert!(
+            line.len() <= MAX_LINE_LEN,
+            "line of {} bytes exceeds MAX_LINE_LEN",
+            line.len()
+        );
+        debug_assert!(
+            self.last_entry()
+                .is_none_or(|(lts, lline)| (lts, lline) <= (ts, line)),
+            "entries must be pushed in (ts, line) order"
+        );
+        self.ts.push(ts);
+        self.lens.push(line.len() as u32);
+        self.lines.extend_from_slice(line);
+        put_uvarint(&mut self.meta_refs, metadata.len() as u64);
+        for (k, v) in metadata {
+            self.meta_any = true;
+            let k = self.symbol(k);
+            let v = self.symbol(v);
+            put_uvarint(&mut self.meta_refs, u64::from(k));
+            put_uvarint(&mut self.meta_refs, u64::from(v));
+        }
+        if self.lines.len() >= self.target || self.ts.len() >= MAX_BLOCK_ENTRIES {
+            self.cut();
+        }
+    }
+
+    fn last_entry(&self) -> Option<(i64, &[u8])> {
+        let ts = *self.ts.last()?;
+        let len = *self.lens.last()? as usize;
+        Some((ts, &self.lines[self.lines.len() - len..]))
+    }
+
+    fn symbol(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.meta_syms.get(s) {
+            return id;
+        }
+        let id = self.meta_syms.len() as u32;
+        self.meta_syms.insert(s.to_string(), id);
+        put_bytes(&mut self.meta_sym_bytes, s.as_bytes());
+        id
+    }
+
+    /// Line bytes pushed so far.
+    pub fn raw_bytes(&self) -> u64 {
+        self.out.raw_bytes + self.lines.len() as u64
+    }
+
+    /// Entries pushed so far.
+    pub fn entries(&self) -> u64 {
+        self.out.entries + self.ts.len() as u64
+    }
+
+    /// True when nothing was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.entries() == 0
+    }
+
+    /// Compressed bytes of the blocks cut so far (the open block not included).
+    pub fn encoded_bytes(&self) -> u64 {
+        self.out.bytes.len() as u64
+    }
+
+    /// Cuts the last partial block and returns the chunk. An empty builder gives an
+    /// empty chunk (no blocks, `min_ts == max_ts == 0`).
+    pub fn finish(mut self) -> EncodedChunk {
+        self.cut();
+        std::mem::replace(&mut self.out, EncodedChunk::empty())
+    }
+
+    fn cut(&mut self) {
+        let n = self.ts.len();
+        if n == 0 {
+            return;
+        }
+        let metadata = if self.meta_any {
+            self.meta_section.clear();
+            put_uvarint(&mut self.meta_section, self.meta_syms.len() as u64);
+            self.meta_section.extend_from_slice(&self.meta_sym_bytes);
+            self.meta_section.extend_from_slice(&self.meta_refs);
+            Some(self.meta_section.as_slice())
+        } else {
+            None
+        };
+        let offset = self.out.bytes.len();
+        let crc = block::encode_block(
+            &mut self.deflater,
+            &BlockInput {
+                ts: &self.ts,
+                lens: &self.lens,
+                lines: &self.lines,
+                metadata,
+            },
+            &mut self.out.bytes,
+        );
+        let meta = BlockMeta {
+            min_ts: self.ts[0],
+            max_ts: self.ts[n - 1],
+            entries: n as u32,
+            raw_bytes: self.lines.len() as u64,
+            offset: offset as u64,
+            len: (self.out.bytes.len() - offset) as u32,
+            crc,
+        };
+        let o = &mut self.out;
+        if o.blocks.is_empty() {
+            o.min_ts = meta.min_ts;
+        }
+        o.max_ts = meta.max_ts;
+        o.entries += u64::from(meta.entries);
+        o.raw_bytes += meta.raw_bytes;
+        o.blocks.push(meta);
+        self.ts.clear();
+        self.lens.clear();
+        self.lines.clear();
+        self.meta_syms.clear();
+        self.meta_sym_bytes.clear();
+        self.meta_refs.clear();
+        self.meta_any = false;
+    }
+}

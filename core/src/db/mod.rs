@@ -1,0 +1,387 @@
+//! The database: [`Db`] ties the WAL, the head, the label index and the segments
+//! together. See `docs/ARCHITECTURE.md` for the write path, flush, recovery and reads.
+//!
+//! ```
+//! use logjar::{Db, Direction, Entry, LabelMatcher, Labels, MatchOp, Options};
+//! use logjar::entry::StreamEntries;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = Db::open(dir.path(), Options::default()).unwrap();
+//! let app = Labels::new([("app", "api")]).unwrap();
+//! let report = db
+//!     .push("fake", &[StreamEntries { labels: app.clone(), entries: vec![
+//!         Entry::new(2, "second"), Entry::new(1, "first"), Entry::new(1, "first"),
+//!     ]}])
+//!     .unwrap();
+//! assert_eq!((report.accepted, report.duplicates), (2, 1));
+//! db.flush().unwrap();
+//!
+//! let snap = db.snapshot("fake").unwrap();
+//! let sel = LabelMatcher::new("app", MatchOp::Eq, "api").unwrap();
+//! let streams = snap.select(&[sel], 0, 10);
+//! assert_eq!(streams, vec![(0, app)]);
+//! let lines: Vec<_> = snap
+//!     .entries(&[0], 0, 10, Direction::Backward)
+//!     .map(|r| r.unwrap().1.line)
+//!     .collect();
+//! assert_eq!(lines, ["second", "first"]);
+//! db.close().unwrap();
+//! ```
+
+mod background;
+mod flush;
+mod read;
+mod recover;
+mod stats;
+mod write;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+pub use read::{Direction, EntryIter, SizeIter, Snapshot, StreamIter};
+pub use stats::{Metrics, RecoveryReport, RejectCounts, Stats, TenantStats};
+pub use write::PushReport;
+
+use crate::entry::StreamEntries;
+use crate::error::{Error, Result};
+use crate::head::{CutConfig, Head};
+use crate::index::LabelIndex;
+use crate::lock::DirLock;
+use crate::manifest::Manifest;
+use crate::options::Options;
+use crate::segment::Segment;
+use crate::wal::WalWriter;
+
+/// An open logjar database. `Send + Sync`: share it (e.g. in an `Arc`) between any
+/// number of reading and writing threads.
+#[derive(Debug)]
+pub struct Db {
+    inner: Arc<Inner>,
+    background: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Everything the threads of a `Db` share.
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    opts: Options,
+    _lock: DirLock,
+    /// Serializes writers: WAL appends and head changes happen under it.
+    writer: Mutex<Writer>,
+    /// What readers see; changed by writers (under `writer`) and by flush.
+    view: RwLock<View>,
+    /// Group commit state.
+    sync: Mutex<SyncState>,
+    sync_cv: Condvar,
+    /// Held for the whole of a flush: one flush at a time.
+    flush: Mutex<FlushState>,
+    /// Background thread control.
+    bg: Mutex<BgState>,
+    bg_cv: Condvar,
+    counters: stats::Counters,
+    recovery: RecoveryReport,
+}
+
+#[derive(Debug)]
+struct Writer {
+    wal: WalWriter,
+    /// A second handle on the current WAL file, for fsync outside the writer lock.
+    sync_file: Arc<File>,
+    /// Number of the last batch appended to the WAL.
+    batch_seq: u64,
+    tenants: HashMap<String, WriterTenant>,
+    /// Set when a WAL write or fsync failed, or when closed.
+    closed: Option<Option<String>>,
+    encode_buf: Vec<u8>,
+}
+
+/// Per-tenant state the write path needs.
+#[derive(Debug, Default)]
+struct WriterTenant {
+    /// Newest timestamp per stream id (for the out-of-order window).
+    newest: Vec<i64>,
+    bucket: Option<write::TokenBucket>,
+}
+
+impl WriterTenant {
+    fn newest(&self, id: u32) -> Option<i64> {
+        self.newest
+            .get(id as usize)
+            .copied()
+            .filter(|&t| t != i64::MIN)
+    }
+
+    fn observe(&mut self, id: u32, ts: i64) {
+        let i = id as usize;
+        if self.newest.len() <= i {
+            self.newest.resize(i + 1, i64::MIN);
+        }
+        self.newest[i] = self.newest[i].max(ts);
+    }
+}
+
+/// The read state: heads, segments and label indexes.
+#[derive(Debug, Default)]
+struct View {
+    live: Head,
+    /// Heads frozen by a flush that has not completed, oldest first, each with the
+    /// WAL checkpoint that covers it once written.
+    frozen: Vec<(Arc<Head>, u64)>,
+    tenants: HashMap<String, TenantView>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct TenantView {
+    index: Arc<RwLock<LabelIndex>>,
+    segs: Arc<TenantSegs>,
+}
+
+/// One tenant's segments and, per stream, its chunks in them (in write order).
+#[derive(Debug, Clone, Default)]
+struct TenantSegs {
+    segments: Vec<SegRef>,
+    /// stream id → (index into `segments`, chunk index in that segment).
+    chunks: HashMap<u32, Vec<(u32, u32)>>,
+}
+
+#[derive(Debug, Clone)]
+struct SegRef {
+    seg: Arc<Segment>,
+}
+
+#[derive(Debug, Default)]
+struct SyncState {
+    synced: u64,
+    leader: bool,
+    poisoned: Option<String>,
+}
+
+#[derive(Debug)]
+struct FlushState {
+    manifest: Manifest,
+    /// Per tenant: streams covered by its index file, and that file's id.
+    index_files: HashMap<String, (u32, u64)>,
+}
+
+#[derive(Debug, Default)]
+struct BgState {
+    shutdown: bool,
+    flush_requested: bool,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database in `path`, taking its lock, and recovers
+    /// it: reads the manifest, label indexes and segment footers, then replays the WAL.
+    /// A second open of the same directory, here or in another process, fails with
+    /// [`Error::Locked`] until this `Db` is closed or dropped.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = logjar::Db::open(dir.path(), logjar::Options::default()).unwrap();
+    /// assert!(matches!(
+    ///     logjar::Db::open(dir.path(), logjar::Options::default()),
+    ///     Err(logjar::Error::Locked { .. })
+    /// ));
+    /// drop(db);
+    /// assert!(logjar::Db::open(dir.path(), logjar::Options::default()).is_ok());
+    /// ```
+    pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        opts.validate()?;
+        let inner = Arc::new(recover::open(path.as_ref(), opts)?);
+        let bg = background::spawn(&inner)?;
+        Ok(Db {
+            inner,
+            background: Mutex::new(Some(bg)),
+        })
+    }
+
+    /// The data directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The options the database was opened with.
+    pub fn options(&self) -> &Options {
+        &self.inner.opts
+    }
+
+    /// Writes a batch all-or-nothing: if any stream or entry breaks a limit, nothing is
+    /// written and the first violation is returned ([`Error::Limit`]); bad tenant ids are
+    /// [`Error::InvalidArgument`]. Exact duplicates of buffered entries are not an error:
+    /// they are counted in [`PushReport::duplicates`] and stored once. Returns when the
+    /// batch is as durable as [`Options::sync`] promises.
+    pub fn push(&self, tenant: &str, streams: &[StreamEntries]) -> Result<PushReport> {
+        self.inner.push(tenant, streams, true)
+    }
+
+    /// Writes a batch the way Loki does: entries that break a limit are skipped and
+    /// counted per reason in [`PushReport::rejected`]; the rest is written. Only a bad
+    /// tenant id, the tenant's rate limit, or a storage failure fail the whole call.
+    ///
+    /// ```
+    /// use logjar::{Db, Entry, Labels, Options, entry::StreamEntries};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut opts = Options::default();
+    /// opts.limits.max_line_size = 4;
+    /// let db = Db::open(dir.path(), opts).unwrap();
+    /// let batch = [StreamEntries {
+    ///     labels: Labels::new([("app", "x")]).unwrap(),
+    ///     entries: vec![Entry::new(1, "ok"), Entry::new(2, "far too long")],
+    /// }];
+    /// assert!(db.push("fake", &batch).is_err()); // strict: nothing written
+    /// let r = db.push_lenient("fake", &batch).unwrap();
+    /// assert_eq!((r.accepted, r.rejected.line_too_long), (1, 1));
+    /// ```
+    pub fn push_lenient(&self, tenant: &str, streams: &[StreamEntries]) -> Result<PushReport> {
+        self.inner.push(tenant, streams, false)
+    }
+
+    /// Writes everything in memory to segments (one per tenant), records them in the
+    /// manifest, and then deletes the WAL files they cover. Returns once durable.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.flush()
+    }
+
+    /// A consistent read view of `tenant`: no half-applied batch, no gap or double
+    /// across a concurrent flush. An unknown tenant gives an empty snapshot.
+    pub fn snapshot(&self, tenant: &str) -> Result<Snapshot> {
+        self.inner.check_open()?;
+        Ok(self.inner.snapshot(tenant))
+    }
+
+    /// Sorted label names of `tenant`'s streams with data in `[start, end)`.
+    pub fn label_names(&self, tenant: &str, start: i64, end: i64) -> Result<Vec<String>> {
+        Ok(self.snapshot(tenant)?.label_names(start, end))
+    }
+
+    /// Sorted values of label `name` among `tenant`'s streams with data in `[start, end)`.
+    pub fn label_values(
+        &self,
+        tenant: &str,
+        name: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<String>> {
+        Ok(self.snapshot(tenant)?.label_values(name, start, end))
+    }
+
+    /// Label sets of `tenant`'s streams matching every matcher with data in `[start, end)`.
+    pub fn series(
+        &self,
+        tenant: &str,
+        matchers: &[crate::LabelMatcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<crate::Labels>> {
+        let snap = self.snapshot(tenant)?;
+        Ok(snap
+            .select(matchers, start, end)
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect())
+    }
+
+    /// Per-tenant statistics.
+    pub fn stats(&self) -> Stats {
+        self.inner.stats()
+    }
+
+    /// Counters since open.
+    pub fn metrics(&self) -> Metrics {
+        self.inner.counters.snapshot()
+    }
+
+    /// What recovery found and repaired when the database was opened.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.inner.recovery
+    }
+
+    /// Stops the background thread, fsyncs the WAL and releases the lock. Unflushed
+    /// data stays in the WAL and is replayed by the next open.
+    pub fn close(self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&self) -> Result<()> {
+        {
+            let mut bg = self.inner.bg.lock();
+            bg.shutdown = true;
+            self.inner.bg_cv.notify_all();
+        }
+        if let Some(h) = self.background.lock().take() {
+            let _ = h.join();
+        }
+        let mut w = self.inner.writer.lock();
+        if w.closed.is_some() {
+            return Ok(());
+        }
+        let r = w.wal.sync();
+        w.closed = Some(None);
+        r
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            log::warn!("closing {}: {e}", self.inner.dir.display());
+        }
+    }
+}
+
+/// Path of segment file `id` in the database directory `dir`.
+fn seg_path(dir: &Path, id: u64) -> PathBuf {
+    crate::segment::segment_path(&dir.join(crate::segment::DIR_NAME), id)
+}
+
+/// Path of index file `id` in the database directory `dir`.
+fn idx_path(dir: &Path, id: u64) -> PathBuf {
+    crate::index_file::index_path(&dir.join(crate::index_file::DIR_NAME), id)
+}
+
+impl Inner {
+    fn cut_config(&self) -> CutConfig {
+        CutConfig {
+            block_target_bytes: self.opts.block_target_bytes,
+            zstd_level: self.opts.zstd_level,
+        }
+    }
+
+    fn check_open(&self) -> Result<()> {
+        match &self.writer.lock().closed {
+            Some(reason) => Err(Error::Closed(reason.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Marks the database unusable for writes after a failed WAL write or fsync.
+    fn poison(&self, reason: String) {
+        log::error!("{}: {reason}", self.dir.display());
+        {
+            let mut w = self.writer.lock();
+            if w.closed.is_none() {
+                w.closed = Some(Some(reason.clone()));
+            }
+        }
+        let mut s = self.sync.lock();
+        s.poisoned.get_or_insert(reason);
+        self.sync_cv.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn db_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Db>();
+        check::<Snapshot>();
+    }
+}

@@ -1,0 +1,200 @@
+//! A stream's head buffer: the newest entries, uncompressed and sorted.
+
+use std::cmp::Ordering;
+
+use bytes::Bytes;
+
+use crate::entry::Entry;
+
+/// One buffered entry; the line lives in the buffer's arena.
+#[derive(Debug, Clone)]
+struct HeadEntry {
+    ts: i64,
+    off: u32,
+    len: u32,
+    meta: Vec<(String, String)>,
+}
+
+/// Uncompressed entries of one stream, kept sorted by `(ts, line)` with exact
+/// duplicates refused. Lines are packed into one arena, so an entry costs its line plus
+/// about 48 bytes. In-order appends are O(1); an out-of-order insert shifts the entries
+/// after it (the buffer is small: it is compressed into a block once it reaches the
+/// block target).
+///
+/// ```
+/// use logjar::head::HeadBuf;
+/// let mut h = HeadBuf::default();
+/// assert!(h.insert(20, b"b", &[]));
+/// assert!(h.insert(10, b"a", &[]));
+/// assert!(!h.insert(20, b"b", &[])); // exact duplicate
+/// let ts: Vec<i64> = h.iter().map(|(ts, _, _)| ts).collect();
+/// assert_eq!(ts, [10, 20]);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct HeadBuf {
+    entries: Vec<HeadEntry>,
+    arena: Vec<u8>,
+    meta_bytes: usize,
+}
+
+impl HeadBuf {
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Line bytes held.
+    pub fn raw_bytes(&self) -> usize {
+        self.arena.len()
+    }
+
+    /// Approximate heap bytes used.
+    pub fn mem_bytes(&self) -> usize {
+        self.arena.capacity()
+            + self.entries.capacity() * std::mem::size_of::<HeadEntry>()
+            + self.meta_bytes
+    }
+
+    /// Oldest timestamp.
+    pub fn min_ts(&self) -> Option<i64> {
+        self.entries.first().map(|e| e.ts)
+    }
+
+    /// Newest timestamp.
+    pub fn max_ts(&self) -> Option<i64> {
+        self.entries.last().map(|e| e.ts)
+    }
+
+    fn line(&self, e: &HeadEntry) -> &[u8] {
+        &self.arena[e.off as usize..e.off as usize + e.len as usize]
+    }
+
+    fn cmp_at(&self, i: usize, ts: i64, line: &[u8]) -> Ordering {
+        let e = &self.entries[i];
+        e.ts.cmp(&ts).then_with(|| self.line(e).cmp(line))
+    }
+
+    /// Where `(ts, line)` is (`Ok`) or would go (`Err`).
+    fn position(&self, ts: i64, line: &[u8]) -> Result<usize, usize> {
+        let n = self.entries.len();
+        // Fast path: appending in order.
+        match n.checked_sub(1).map(|last| self.cmp_at(last, ts, line)) {
+            None => return Err(0),
+            Some(Ordering::Less) => return Err(n),
+            Some(Ordering::Equal) => return Ok(n - 1),
+            Some(Ordering::Greater) => {}
+        }
+        let mut lo = 0;
+        let mut hi = n;
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match self.cmp_at(mid, ts, line) {
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+                Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(lo)
+    }
+
+    /// True when an entry with exactly this timestamp and line is buffered.
+    pub fn contains(&self, ts: i64, line: &[u8]) -> bool {
+        self.position(ts, line).is_ok()
+    }
+
+    /// Inserts an entry in order; returns false (and keeps the first copy) when an
+    /// entry with the same `(ts, line)` is already buffered.
+    pub fn insert(&mut self, ts: i64, line: &[u8], meta: &[(String, String)]) -> bool {
+        let Err(pos) = self.position(ts, line) else {
+            return false;
+        };
+        let off = u32::try_from(self.arena.len()).unwrap_or(u32::MAX);
+        let len = u32::try_from(line.len()).unwrap_or(u32::MAX);
+        self.arena.extend_from_slice(line);
+        self.meta_bytes += meta
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 48)
+            .sum::<usize>();
+        let e = HeadEntry {
+            ts,
+            off,
+            len,
+            meta: meta.to_vec(),
+        };
+        if pos == self.entries.len() {
+            self.entries.push(e);
+        } else {
+            self.entries.insert(pos, e);
+        }
+        true
+    }
+
+    /// Entries in `(ts, line)` order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (i64, &[u8], &[(String, String)])> {
+        self.entries
+            .iter()
+            .map(|e| (e.ts, self.line(e), e.meta.as_slice()))
+    }
+
+    /// Index range of the entries with `start <= ts < end`.
+    pub fn range(&self, start: i64, end: i64) -> std::ops::Range<usize> {
+        let lo = self.entries.partition_point(|e| e.ts < start);
+        let hi = self.entries.partition_point(|e| e.ts < end);
+        lo..hi.max(lo)
+    }
+
+    /// Copies out entry `i` (an index from [`HeadBuf::range`]).
+    pub fn entry(&self, i: usize) -> Entry {
+        let e = &self.entries[i];
+        Entry {
+            ts: e.ts,
+            line: Bytes::copy_from_slice(self.line(e)),
+            metadata: e.meta.clone(),
+        }
+    }
+
+    /// Timestamp and line length of entry `i`.
+    pub fn size_at(&self, i: usize) -> (i64, u32) {
+        let e = &self.entries[i];
+        (e.ts, e.len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn sorted_and_deduped_like_a_set(items in proptest::collection::vec((0..20i64, "[ab]{0,2}"), 0..60)) {
+            let mut h = HeadBuf::default();
+            let mut model = std::collections::BTreeSet::new();
+            for (ts, line) in &items {
+                let fresh = model.insert((*ts, line.as_bytes().to_vec()));
+                prop_assert_eq!(h.insert(*ts, line.as_bytes(), &[]), fresh);
+            }
+            let got: Vec<(i64, Vec<u8>)> = h.iter().map(|(t, l, _)| (t, l.to_vec())).collect();
+            let want: Vec<(i64, Vec<u8>)> = model.into_iter().collect();
+            prop_assert_eq!(got, want);
+            let r = h.range(5, 10);
+            prop_assert!(h.iter().enumerate().all(|(i, (t, _, _))| r.contains(&i) == (5..10).contains(&t)));
+        }
+    }
+
+    #[test]
+    fn first_metadata_wins() {
+        let mut h = HeadBuf::default();
+        let m1 = vec![("k".to_string(), "1".to_string())];
+        let m2 = vec![("k".to_string(), "2".to_string())];
+        assert!(h.insert(1, b"x", &m1));
+        assert!(!h.insert(1, b"x", &m2));
+        assert_eq!(h.entry(0).metadata, m1);
+        assert_eq!(h.raw_bytes(), 1);
+    }
+}

@@ -1,0 +1,180 @@
+//! The in-memory head: what was written since the last flush.
+//!
+//! Per tenant and stream the head holds a [`HeadBuf`] (uncompressed, sorted, newest
+//! entries) and a list of compressed in-memory chunks cut from earlier head buffers.
+//! When a head buffer reaches `Options::block_target_bytes` raw bytes it is encoded
+//! with the chunk codec into an [`EncodedChunk`] (sorted, deduplicated, compressed) —
+//! so memory holds at most one uncompressed block per stream.
+//!
+//! Readers take copy-on-write views: a [`TenantHead`] clone shares every chunk and
+//! buffer through `Arc`s, and a writer that later changes a shared buffer copies it
+//! first (`Arc::make_mut`). A view is therefore a consistent point-in-time copy that
+//! costs a few reference counts per stream.
+
+mod buf;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use buf::HeadBuf;
+
+use crate::chunk::{ChunkBuilder, EncodedChunk};
+
+/// Encoding settings for cutting head buffers into chunks.
+#[derive(Debug, Clone, Copy)]
+pub struct CutConfig {
+    /// Raw bytes of a head buffer that trigger a cut (and the codec's block target).
+    pub block_target_bytes: usize,
+    /// zstd level.
+    pub zstd_level: i32,
+}
+
+/// One stream's unflushed data.
+#[derive(Debug, Clone, Default)]
+pub struct StreamHead {
+    /// Compressed chunks cut from earlier buffers, in cut (= write) order.
+    pub chunks: Vec<Arc<EncodedChunk>>,
+    /// The newest entries, uncompressed.
+    pub buf: Arc<HeadBuf>,
+}
+
+impl StreamHead {
+    /// Oldest and newest timestamps held, if any.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        let mut r: Option<(i64, i64)> = None;
+        let mut widen = |lo: i64, hi: i64| {
+            r = Some(r.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+        };
+        for c in &self.chunks {
+            widen(c.min_ts, c.max_ts);
+        }
+        if let (Some(lo), Some(hi)) = (self.buf.min_ts(), self.buf.max_ts()) {
+            widen(lo, hi);
+        }
+        r
+    }
+
+    /// True when some entry may lie in `[start, end)`.
+    pub fn overlaps(&self, start: i64, end: i64) -> bool {
+        self.time_range()
+            .is_some_and(|(lo, hi)| lo < end && hi >= start)
+    }
+
+    /// Entries held (compressed and not).
+    pub fn entries(&self) -> u64 {
+        self.chunks.iter().map(|c| c.entries).sum::<u64>() + self.buf.len() as u64
+    }
+
+    /// Line bytes held (compressed and not), before compression.
+    pub fn raw_bytes(&self) -> u64 {
+        self.chunks.iter().map(|c| c.raw_bytes).sum::<u64>() + self.buf.raw_bytes() as u64
+    }
+
+    fn mem_bytes(&self) -> usize {
+        self.chunks.iter().map(|c| c.bytes.len()).sum::<usize>() + self.buf.mem_bytes()
+    }
+}
+
+/// One tenant's unflushed streams, by stream id.
+#[derive(Debug, Clone, Default)]
+pub struct TenantHead {
+    /// Streams with unflushed data.
+    pub streams: BTreeMap<u32, StreamHead>,
+}
+
+/// The head of the whole database (all tenants).
+#[derive(Debug, Default)]
+pub struct Head {
+    /// Tenants with unflushed data.
+    pub tenants: HashMap<String, TenantHead>,
+    mem_bytes: usize,
+    entries: u64,
+    first_write: Option<Instant>,
+}
+
+impl Head {
+    /// Approximate heap bytes held.
+    pub fn mem_bytes(&self) -> usize {
+        self.mem_bytes
+    }
+
+    /// Entries held.
+    pub fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    /// True when nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.entries == 0
+    }
+
+    /// When the first entry was written into this head.
+    pub fn first_write(&self) -> Option<Instant> {
+        self.first_write
+    }
+
+    /// Number of streams of `tenant` with data in this head.
+    pub fn active_streams(&self, tenant: &str) -> usize {
+        self.tenants.get(tenant).map_or(0, |t| t.streams.len())
+    }
+
+    /// True when stream `id` of `tenant` has data in this head.
+    pub fn has_stream(&self, tenant: &str, id: u32) -> bool {
+        self.tenants
+            .get(tenant)
+            .is_some_and(|t| t.streams.contains_key(&id))
+    }
+
+    /// The head buffer of a stream, if it has one.
+    pub fn buf(&self, tenant: &str, id: u32) -> Option<&HeadBuf> {
+        self.tenants
+            .get(tenant)
+            .and_then(|t| t.streams.get(&id))
+            .map(|s| &*s.buf)
+    }
+
+    /// Inserts an entry; returns `false` for an exact duplicate of a buffered entry.
+    /// Cuts the stream's buffer into a chunk when it reaches the block target.
+    pub fn insert(
+        &mut self,
+        tenant: &str,
+        id: u32,
+        entry: (i64, &[u8], &[(String, String)]),
+        cfg: CutConfig,
+    ) -> bool {
+        if !self.tenants.contains_key(tenant) {
+            self.tenants
+                .insert(tenant.to_owned(), TenantHead::default());
+        }
+        let t = self
+            .tenants
+            .get_mut(tenant)
+            .unwrap_or_else(|| unreachable!());
+        let s = t.streams.entry(id).or_default();
+        let before = s.mem_bytes();
+        let buf = Arc::make_mut(&mut s.buf);
+        if !buf.insert(entry.0, entry.1, entry.2) {
+            return false;
+        }
+        if buf.raw_bytes() >= cfg.block_target_bytes {
+            let chunk = encode(buf, cfg);
+            s.chunks.push(Arc::new(chunk));
+            s.buf = Arc::new(HeadBuf::default());
+        }
+        let after = s.mem_bytes();
+        self.mem_bytes = (self.mem_bytes + after).saturating_sub(before);
+        self.entries += 1;
+        self.first_write.get_or_insert_with(Instant::now);
+        true
+    }
+}
+
+/// Encodes a head buffer (already sorted and deduplicated) into a chunk.
+pub fn encode(buf: &HeadBuf, cfg: CutConfig) -> EncodedChunk {
+    let mut b = ChunkBuilder::new(cfg.block_target_bytes, cfg.zstd_level);
+    for (ts, line, meta) in buf.iter() {
+        b.push(ts, line, meta);
+    }
+    b.finish()
+}

@@ -1,0 +1,555 @@
+//! WAL files: the writer, the file listing and replay with torn-tail repair.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::codec::{self, put_prefix, put_u32, put_u64, PREFIX_LEN};
+use crate::error::{Error, Result};
+
+/// Name of the WAL directory inside a database directory.
+pub const DIR_NAME: &str = "wal";
+/// Current WAL file format version (the header's version byte).
+pub const VERSION: u8 = 1;
+/// Bytes in a WAL file header: prefix (8) + seq (8) + crc32 (4).
+pub const HEADER_LEN: usize = PREFIX_LEN + 8 + 4;
+/// Bytes in a record header: `len u32 | crc32 u32`.
+pub const RECORD_HEADER_LEN: usize = 8;
+/// Largest payload a record may carry (128 MiB). Larger pushes must be split.
+pub const MAX_RECORD_LEN: usize = 128 << 20;
+
+const MAGIC: &[u8; 5] = b"LJWAL";
+/// Bytes buffered before `append` pushes them to the OS by itself.
+const BUFFER_BYTES: usize = 1 << 20;
+
+/// The path of WAL file `seq` in the WAL directory `dir`: `dir/<seq:020>.wal`.
+pub fn wal_path(dir: &Path, seq: u64) -> PathBuf {
+    dir.join(format!("{seq:020}.wal"))
+}
+
+/// The WAL files in `dir` as `(seq, path)`, sorted by seq. Names that are not exactly
+/// 20 decimal digits followed by `.wal` are ignored; a missing directory is empty.
+pub fn wal_files(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    codec::numbered_files(dir, ".wal", |stem| {
+        if stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()) {
+            stem.parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+fn encode_header(seq: u64) -> Vec<u8> {
+    let mut h = Vec::with_capacity(HEADER_LEN);
+    put_prefix(&mut h, MAGIC, VERSION);
+    put_u64(&mut h, seq);
+    let crc = crc32fast::hash(&h);
+    put_u32(&mut h, crc);
+    h
+}
+
+/// Appends framed records to one WAL file.
+///
+/// Records are buffered in memory (1 MiB) and handed to the OS by
+/// [`write_out`](Self::write_out) (or when the buffer fills); [`sync`](Self::sync) makes
+/// them durable. After any I/O error the writer is poisoned: the file's tail is
+/// unknown, so every later call fails and the engine must start a new file.
+#[derive(Debug)]
+pub struct WalWriter {
+    file: File,
+    path: PathBuf,
+    seq: u64,
+    buf: Vec<u8>,
+    /// Bytes handed to the OS so far (header included).
+    flushed: u64,
+    poisoned: Option<String>,
+}
+
+impl WalWriter {
+    /// Creates `dir/<seq:020>.wal` (which must not exist), writes and fsyncs its header
+    /// and fsyncs `dir`, so that the file survives a crash from then on.
+    pub fn create(dir: &Path, seq: u64) -> Result<WalWriter> {
+        let path = wal_path(dir, seq);
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        let header = encode_header(seq);
+        file.write_all(&header).map_err(|e| Error::io(&path, e))?;
+        file.sync_all().map_err(|e| Error::io(&path, e))?;
+        codec::sync_dir(dir)?;
+        Ok(WalWriter {
+            file,
+            path,
+            seq,
+            buf: Vec::with_capacity(BUFFER_BYTES),
+            flushed: HEADER_LEN as u64,
+            poisoned: None,
+        })
+    }
+
+    /// Frames `payload` (`len | crc32 | payload`) into the buffer, writing the buffer
+    /// out first when it is full. The payload must be 1 to [`MAX_RECORD_LEN`] bytes.
+    pub fn append(&mut self, payload: &[u8]) -> Result<()> {
+        self.check_poisoned()?;
+        if payload.is_empty() || payload.len() > MAX_RECORD_LEN {
+            return Err(Error::InvalidArgument(format!(
+                "WAL record of {} bytes: records hold 1 to {MAX_RECORD_LEN} bytes",
+                payload.len()
+            )));
+        }
+        if !self.buf.is_empty() && self.buf.len() + RECORD_HEADER_LEN + payload.len() > BUFFER_BYTES
+        {
+            self.write_out()?;
+        }
+        put_u32(&mut self.buf, payload.len() as u32);
+        put_u32(&mut self.buf, crc32fast::hash(payload));
+        self.buf.extend_from_slice(payload);
+        if self.buf.len() >= BUFFER_BYTES {
+            self.write_out()?;
+        }
+        Ok(())
+    }
+
+    /// Hands every buffered byte to the OS (no fsync): survives a process crash, not a
+    /// power loss.
+    pub fn write_out(&mut self) -> Result<()> {
+        self.check_poisoned()?;
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.file.write_all(&self.buf) {
+            self.poisoned = Some(format!("WAL write to {} failed: {e}", self.path.display()));
+            return Err(Error::io(&self.path, e));
+        }
+        self.flushed += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// [`write_out`](Self::write_out), then `fdatasync`: every appended record is
+    /// durable when this returns.
+    pub fn sync(&mut self) -> Result<()> {
+        self.write_out()?;
+        if let Err(e) = self.file.sync_data() {
+            self.poisoned = Some(format!("WAL fsync of {} failed: {e}", self.path.display()));
+            return Err(Error::io(&self.path, e));
+        }
+        Ok(())
+    }
+
+    /// The file's sequence number.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's logical size: header plus every appended record, buffered or not.
+    pub fn bytes_written(&self) -> u64 {
+        self.flushed + self.buf.len() as u64
+    }
+
+    fn check_poisoned(&self) -> Result<()> {
+        match &self.poisoned {
+            Some(why) => Err(Error::Closed(Some(why.clone()))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for WalWriter {
+    /// Hands buffered records to the OS, as `BufWriter` does; errors are ignored
+    /// (call [`WalWriter::sync`] to know).
+    fn drop(&mut self) {
+        if self.poisoned.is_none() && !self.buf.is_empty() {
+            let _ = self.file.write_all(&self.buf);
+        }
+    }
+}
+
+/// A torn last record that [`replay_file`] cut off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    /// The WAL file.
+    pub path: PathBuf,
+    /// Where the torn record started; the file now ends here.
+    pub offset: u64,
+    /// Bytes removed from the end of the file.
+    pub discarded_bytes: u64,
+}
+
+/// What [`replay_file`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayOutcome {
+    /// The sequence number in the file header.
+    pub seq: u64,
+    /// Records passed to the callback.
+    pub records: u64,
+    /// Payload bytes passed to the callback.
+    pub bytes: u64,
+    /// Set when a torn last record was truncated away.
+    pub torn_tail: Option<TornTail>,
+}
+
+/// Reads every record of one WAL file in order, passing each payload to `on_record`
+/// (an error from the callback stops the replay and is returned as is).
+///
+/// A torn last record — the file ends inside a record header, a length runs past the
+/// end of the file, or a record fails its CRC and extends exactly to the end of the
+/// file or is followed only by zero bytes — is the normal result of a crash mid-write:
+/// the file is truncated at the start of that record (`set_len` + fsync) and the cut is
+/// reported in [`ReplayOutcome::torn_tail`]. A file shorter than its header whose bytes
+/// are a prefix of a valid header (a crash inside [`WalWriter::create`]) is truncated to
+/// zero bytes the same way.
+///
+/// A bad record followed by other data is [`Error::Corrupt`] with the record's offset;
+/// a bad header is [`Error::Corrupt`] or [`Error::UnsupportedVersion`]. No input bytes
+/// make this panic, and memory use is bounded by the file size.
+pub fn replay_file(
+    path: &Path,
+    on_record: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<ReplayOutcome> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, &mut file);
+
+    if file_len < HEADER_LEN as u64 {
+        let mut head = Vec::new();
+        reader
+            .read_to_end(&mut head)
+            .map_err(|e| Error::io(path, e))?;
+        return short_file(path, &head);
+    }
+    let mut header = [0u8; HEADER_LEN];
+    reader
+        .read_exact(&mut header)
+        .map_err(|e| Error::io(path, e))?;
+    let seq = parse_header(path, &header)?;
+
+    let mut out = ReplayOutcome {
+        seq,
+        records: 0,
+        bytes: 0,
+        torn_tail: None,
+    };
+    let mut pos = HEADER_LEN as u64;
+    let mut payload = Vec::new();
+    loop {
+        let left = file_len - pos;
+        if left == 0 {
+            return Ok(out);
+        }
+        if left < RECORD_HEADER_LEN as u64 {
+            drop(reader);
+            out.torn_tail = Some(truncate(path, pos, file_len)?);
+            return Ok(out);
+        }
+        let mut rh = [0u8; RECORD_HEADER_LEN];
+        reader.read_exact(&mut rh).map_err(|e| Error::io(path, e))?;
+        let len = u32::from_le_bytes([rh[0], rh[1], rh[2], rh[3]]) as u64;
+        let crc = u32::from_le_bytes([rh[4], rh[5], rh[6], rh[7]]);
+        let body_left = left - RECORD_HEADER_LEN as u64;
+        let problem = if len == 0 || len > MAX_RECORD_LEN as u64 {
+            Some(format!(
+                "record length {len} out of range 1..={MAX_RECORD_LEN}"
+            ))
+        } else if len > body_left {
+            // The record was being written when the process or machine stopped.
+            drop(reader);
+            out.torn_tail = Some(truncate(path, pos, file_len)?);
+            return Ok(out);
+        } else {
+            payload.resize(len as usize, 0);
+            reader
+                .read_exact(&mut payload)
+                .map_err(|e| Error::io(path, e))?;
+            if crc32fast::hash(&payload) != crc {
+                Some("record CRC mismatch".to_string())
+            } else {
+                None
+            }
+        };
+        match problem {
+            None => {
+                on_record(&payload)?;
+                out.records += 1;
+                out.bytes += len;
+                pos += RECORD_HEADER_LEN as u64 + len;
+            }
+            Some(what) => {
+                // Torn if nothing but zeros follows the record (or, for a bad length,
+                // nothing but zeros follows the record header).
+                let rest_start = if len == 0 || len > body_left {
+                    pos + RECORD_HEADER_LEN as u64
+                } else {
+                    pos + RECORD_HEADER_LEN as u64 + len
+                };
+                let header_zero = len == 0 && crc == 0;
+                let record_ok_to_tear = len != 0 && len <= MAX_RECORD_LEN as u64 || header_zero;
+                drop(reader);
+                if record_ok_to_tear && rest_is_zero(&mut file, path, rest_start, file_len)? {
+                    out.torn_tail = Some(truncate(path, pos, file_len)?);
+                    return Ok(out);
+                }
+                return Err(Error::corrupt(
+                    path,
+                    pos,
+                    format!("{what}, and more data follows the record"),
+                ));
+            }
+        }
+    }
+}
+
+fn parse_header(path: &Path, header: &[u8]) -> Result<u64> {
+    codec::check_prefix(path, header, MAGIC, VERSION)?;
+    let stored = codec::le_u32_at(header, PREFIX_LEN + 8).unwrap_or(0);
+    if crc32fast::hash(&header[..PREFIX_LEN + 8]) != stored {
+        return Err(Error::corrupt(path, 0, "WAL header CRC mismatch"));
+    }
+    Ok(codec::le_u64_at(header, PREFIX_LEN).unwrap_or(0))
+}
+
+/// A file shorter than a header: torn inside `create` if its bytes are a prefix of a
+/// header (magic and version so far), corrupt otherwise.
+fn short_file(path: &Path, head: &[u8]) -> Result<ReplayOutcome> {
+    let mut expect = Vec::with_capacity(PREFIX_LEN);
+    put_prefix(&mut expect, MAGIC, VERSION);
+    let n = head.len().min(PREFIX_LEN);
+    let zeros = head.iter().all(|&b| b == 0);
+    if head[..n] != expect[..n] && !zeros {
+        codec::check_prefix(path, head, MAGIC, VERSION)?;
+        return Err(Error::corrupt(path, 0, "truncated WAL header"));
+    }
+    let torn_tail = if head.is_empty() {
+        None
+    } else {
+        Some(truncate(path, 0, head.len() as u64)?)
+    };
+    Ok(ReplayOutcome {
+        seq: 0,
+        records: 0,
+        bytes: 0,
+        torn_tail,
+    })
+}
+
+fn rest_is_zero(file: &mut File, path: &Path, from: u64, to: u64) -> Result<bool> {
+    use std::io::{Seek, SeekFrom};
+    if from >= to {
+        return Ok(true);
+    }
+    file.seek(SeekFrom::Start(from))
+        .map_err(|e| Error::io(path, e))?;
+    let mut r = file.take(to - from);
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = r.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            return Ok(true);
+        }
+        if buf[..n].iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+    }
+}
+
+fn truncate(path: &Path, offset: u64, file_len: u64) -> Result<TornTail> {
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    f.set_len(offset).map_err(|e| Error::io(path, e))?;
+    f.sync_all().map_err(|e| Error::io(path, e))?;
+    log::warn!(
+        "WAL {}: torn last record at byte {offset}, {} bytes discarded",
+        path.display(),
+        file_len - offset
+    );
+    Ok(TornTail {
+        path: path.to_path_buf(),
+        offset,
+        discarded_bytes: file_len - offset,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replay_all(path: &Path) -> Result<(Vec<Vec<u8>>, ReplayOutcome)> {
+        let mut v = Vec::new();
+        let o = replay_file(path, &mut |p| {
+            v.push(p.to_vec());
+            Ok(())
+        })?;
+        Ok((v, o))
+    }
+
+    fn write_records(dir: &Path, seq: u64, recs: &[&[u8]]) -> PathBuf {
+        let mut w = WalWriter::create(dir, seq).unwrap();
+        for r in recs {
+            w.append(r).unwrap();
+        }
+        w.sync().unwrap();
+        w.path().to_path_buf()
+    }
+
+    #[test]
+    fn round_trip_and_listing() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write_records(d.path(), 3, &[b"a", b"bb", &[7u8; 5000]]);
+        write_records(d.path(), 1, &[b"x"]);
+        std::fs::write(d.path().join("junk.wal"), b"x").unwrap();
+        std::fs::write(d.path().join("00000000000000000002.wal.tmp"), b"x").unwrap();
+        let files = wal_files(d.path()).unwrap();
+        assert_eq!(
+            files.iter().map(|f| f.0).collect::<Vec<_>>(),
+            vec![1, 3],
+            "{files:?}"
+        );
+        let (recs, o) = replay_all(&p).unwrap();
+        assert_eq!(recs, vec![b"a".to_vec(), b"bb".to_vec(), vec![7u8; 5000]]);
+        assert_eq!(o.records, 3);
+        assert_eq!(o.bytes, 5003);
+        assert_eq!(o.seq, 3);
+        assert!(o.torn_tail.is_none());
+        assert!(wal_files(&d.path().join("missing")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn bytes_written_counts_buffered_records_and_large_records_pass() {
+        let d = tempfile::tempdir().unwrap();
+        let mut w = WalWriter::create(d.path(), 0).unwrap();
+        assert_eq!(w.bytes_written(), HEADER_LEN as u64);
+        w.append(b"hello").unwrap();
+        assert_eq!(w.bytes_written(), (HEADER_LEN + 8 + 5) as u64);
+        let big = vec![1u8; 3 << 20];
+        w.append(&big).unwrap();
+        w.append(b"tail").unwrap();
+        w.write_out().unwrap();
+        let len = std::fs::metadata(w.path()).unwrap().len();
+        assert_eq!(len, w.bytes_written());
+        let p = w.path().to_path_buf();
+        drop(w);
+        let (recs, _) = replay_all(&p).unwrap();
+        assert_eq!(recs.len(), 3);
+        assert_eq!(recs[1], big);
+    }
+
+    #[test]
+    fn empty_records_and_existing_files_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let mut w = WalWriter::create(d.path(), 0).unwrap();
+        assert!(matches!(w.append(b""), Err(Error::InvalidArgument(_))));
+        assert!(WalWriter::create(d.path(), 0).is_err());
+    }
+
+    #[test]
+    fn drop_writes_out_buffered_records() {
+        let d = tempfile::tempdir().unwrap();
+        let mut w = WalWriter::create(d.path(), 0).unwrap();
+        w.append(b"kept").unwrap();
+        let p = w.path().to_path_buf();
+        drop(w);
+        assert_eq!(replay_all(&p).unwrap().0, vec![b"kept".to_vec()]);
+    }
+
+    #[test]
+    fn torn_tails_are_truncated() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write_records(d.path(), 0, &[b"one", b"two", b"three"]);
+        let full = std::fs::read(&p).unwrap();
+        let last_start = full.len() - 13;
+        // Cut anywhere inside the last record.
+        for cut in last_start + 1..full.len() {
+            std::fs::write(&p, &full[..cut]).unwrap();
+            let (recs, o) = replay_all(&p).unwrap();
+            assert_eq!(recs.len(), 2, "cut at {cut}");
+            let t = o.torn_tail.unwrap();
+            assert_eq!(t.offset, last_start as u64);
+            assert_eq!(t.discarded_bytes, (cut - last_start) as u64);
+            assert_eq!(std::fs::metadata(&p).unwrap().len(), last_start as u64);
+        }
+        // Bad CRC on the last record, then zero padding.
+        let mut b = full.clone();
+        *b.last_mut().unwrap() ^= 1;
+        b.extend_from_slice(&[0u8; 4096]);
+        std::fs::write(&p, &b).unwrap();
+        let (recs, o) = replay_all(&p).unwrap();
+        assert_eq!(recs.len(), 2);
+        assert_eq!(o.torn_tail.unwrap().offset, last_start as u64);
+        // Zero-filled tail after valid records.
+        let mut b = full.clone();
+        b.extend_from_slice(&[0u8; 100]);
+        std::fs::write(&p, &b).unwrap();
+        let (recs, o) = replay_all(&p).unwrap();
+        assert_eq!(recs.len(), 3);
+        assert_eq!(o.torn_tail.unwrap().offset, full.len() as u64);
+    }
+
+    #[test]
+    fn bad_record_before_valid_data_is_corrupt() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write_records(d.path(), 0, &[b"one", b"two", b"three"]);
+        let mut b = std::fs::read(&p).unwrap();
+        let second = HEADER_LEN + 8 + 3;
+        b[second + 8] ^= 0x20; // payload of "two"
+        std::fs::write(&p, &b).unwrap();
+        match replay_all(&p) {
+            Err(Error::Corrupt { offset, .. }) => assert_eq!(offset, second as u64),
+            other => panic!("{other:?}"),
+        }
+        // The file was not modified.
+        assert_eq!(std::fs::read(&p).unwrap(), b);
+    }
+
+    #[test]
+    fn headers_are_checked() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write_records(d.path(), 9, &[b"one"]);
+        let full = std::fs::read(&p).unwrap();
+        let mut b = full.clone();
+        b[5] = 2;
+        std::fs::write(&p, &b).unwrap();
+        assert!(matches!(
+            replay_all(&p),
+            Err(Error::UnsupportedVersion { found: 2, .. })
+        ));
+        let mut b = full.clone();
+        b[10] ^= 1; // seq
+        std::fs::write(&p, &b).unwrap();
+        assert!(matches!(
+            replay_all(&p),
+            Err(Error::Corrupt { offset: 0, .. })
+        ));
+        // A crash inside create: a prefix of the header.
+        std::fs::write(&p, &full[..6]).unwrap();
+        let (recs, o) = replay_all(&p).unwrap();
+        assert!(recs.is_empty());
+        assert_eq!(o.torn_tail.unwrap().discarded_bytes, 6);
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), 0);
+        let (_, o) = replay_all(&p).unwrap();
+        assert!(o.torn_tail.is_none());
+        std::fs::write(&p, b"garbage").unwrap();
+        assert!(matches!(replay_all(&p), Err(Error::Corrupt { .. })));
+    }
+
+    #[test]
+    fn callback_errors_stop_replay() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write_records(d.path(), 0, &[b"one", b"two"]);
+        let mut n = 0;
+        let r = replay_file(&p, &mut |_| {
+            n += 1;
+            Err(Error::InvalidArgument("stop".into()))
+        });
+        assert!(matches!(r, Err(Error::InvalidArgument(_))));
+        assert_eq!(n, 1);
+    }
+}

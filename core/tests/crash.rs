@@ -1,0 +1,175 @@
+//! Crash test: a child process pushes numbered batches with `sync = always` (and
+//! flushes now and then) and prints the id of every acknowledged batch; the parent
+//! kills it with SIGKILL at a random moment, reopens the database and checks that
+//! every acknowledged batch is there in full exactly once, and that no batch is there
+//! partially.
+//!
+//! The child is this test binary itself, started with `LOGJAR_CRASH_CHILD` set.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use logjar::entry::StreamEntries;
+use logjar::options::SyncMode;
+use logjar::{Db, Direction, Entry, Labels, Options};
+
+const CHILD_ENV: &str = "LOGJAR_CRASH_CHILD";
+const START_ENV: &str = "LOGJAR_CRASH_START";
+const ROUNDS: u64 = 60;
+
+fn options() -> Options {
+    Options::default()
+        .sync(SyncMode::Always)
+        .block_target_bytes(512)
+        .out_of_order_window(Duration::from_secs(1 << 30))
+}
+
+/// Batch `id`: 1 to 5 entries over two or three streams, lines naming the batch.
+fn batch(id: u64) -> Vec<StreamEntries> {
+    let n = 1 + id % 5;
+    let mut streams: BTreeMap<u64, Vec<Entry>> = BTreeMap::new();
+    for j in 0..n {
+        let line = format!("batch {id} entry {j} of {n}");
+        streams
+            .entry((id + j) % 3)
+            .or_default()
+            .push(Entry::new((id * 10 + j) as i64, line));
+    }
+    streams
+        .into_iter()
+        .map(|(s, entries)| StreamEntries {
+            labels: Labels::new([("app", "crash"), ("part", &s.to_string())]).unwrap(),
+            entries,
+        })
+        .collect()
+}
+
+/// The child role: push batches forever, acknowledging each on stdout.
+#[test]
+fn crash_child() {
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return; // not the child: nothing to do
+    };
+    let start: u64 = std::env::var(START_ENV).unwrap().parse().unwrap();
+    let db = Db::open(&dir, options()).unwrap();
+    let mut out = std::io::stdout().lock();
+    for id in start.. {
+        db.push("fake", &batch(id)).unwrap();
+        writeln!(out, "ack {id}").unwrap();
+        out.flush().unwrap();
+        if id % 13 == 5 {
+            db.flush().unwrap();
+        }
+    }
+}
+
+/// A small deterministic PRNG (xorshift), so failures can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Every batch found in the database, as id → entry lines, checking no entry repeats.
+fn read_all(dir: &std::path::Path) -> BTreeMap<u64, BTreeSet<String>> {
+    let db = Db::open(dir, options()).unwrap();
+    let snap = db.snapshot("fake").unwrap();
+    let ids: Vec<u32> = snap
+        .select(&[], i64::MIN, i64::MAX)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let mut found: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
+    for r in snap.entries(&ids, i64::MIN, i64::MAX, Direction::Forward) {
+        let (_, e) = r.unwrap();
+        let line = String::from_utf8(e.line.to_vec()).unwrap();
+        let id: u64 = line.split(' ').nth(1).unwrap().parse().unwrap();
+        assert!(
+            found.entry(id).or_default().insert(line.clone()),
+            "{line} twice"
+        );
+    }
+    db.close().unwrap();
+    found
+}
+
+#[test]
+fn acknowledged_batches_survive_sigkill() {
+    if std::env::var(CHILD_ENV).is_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut acked: BTreeSet<u64> = BTreeSet::new();
+    let mut total_acked = 0;
+    for round in 0..ROUNDS {
+        let start = round * 1_000_000;
+        let mut child = Command::new(&exe)
+            .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, dir.path())
+            .env(START_ENV, start.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut ids = Vec::new();
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(id) = line.strip_prefix("ack ") {
+                    ids.push(id.parse::<u64>().unwrap());
+                }
+            }
+            ids
+        });
+        // Let it run a random while (it needs some ms just to start).
+        let wait = Duration::from_millis(5 + rng.next() % 120);
+        let t0 = Instant::now();
+        while t0.elapsed() < wait {
+            if child.try_wait().unwrap().is_some() {
+                panic!("the child exited by itself in round {round}");
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let ids = reader.join().unwrap();
+        total_acked += ids.len();
+        acked.extend(ids);
+
+        let found = read_all(dir.path());
+        for id in &acked {
+            let want: BTreeSet<String> = batch(*id)
+                .iter()
+                .flat_map(|s| s.entries.iter())
+                .map(|e| String::from_utf8(e.line.to_vec()).unwrap())
+                .collect();
+            assert_eq!(
+                found.get(id),
+                Some(&want),
+                "round {round}: acknowledged batch {id}"
+            );
+        }
+        for (id, lines) in &found {
+            assert_eq!(
+                lines.len() as u64,
+                1 + id % 5,
+                "round {round}: batch {id} is partial"
+            );
+        }
+    }
+    eprintln!("{ROUNDS} rounds, {total_acked} acknowledged batches");
+    assert!(
+        total_acked > ROUNDS as usize,
+        "the children acknowledged only {total_acked} batches"
+    );
+}
