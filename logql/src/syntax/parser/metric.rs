@@ -35,6 +35,16 @@ impl Parser<'_> {
                 break;
             }
             let op_span = self.bump().span;
+            if let Expr::Log(_) = lhs {
+                return Err(self.error(
+                    op_span,
+                    format!(
+                        "unexpected {:?} after a log query: binary operators need metric \
+                         queries such as rate({{…}}[5m]) on both sides",
+                        op.as_str()
+                    ),
+                ));
+            }
             let modifier = self.parse_modifier(op)?;
             let next_min = if op.is_right_assoc() { prec } else { prec + 1 };
             self.enter()?;
@@ -261,8 +271,19 @@ impl Parser<'_> {
         if let Some(op) = VectorOp::from_name(name).filter(|_| opens || grouped) {
             return self.parse_vector_aggregation(op);
         }
-        if let Some(op) = RangeOp::from_name(name).filter(|_| opens) {
-            return self.parse_range_aggregation(op);
+        if let Some(op) = RangeOp::from_name(name) {
+            if opens {
+                return self.parse_range_aggregation(op);
+            }
+            if grouped {
+                return Err(self.error(
+                    name_tok.span,
+                    format!(
+                        "{} takes by/without only after its arguments, e.g. avg_over_time(…) by (host)",
+                        op.as_str()
+                    ),
+                ));
+            }
         }
         if opens && name.eq_ignore_ascii_case("vector") {
             self.bump();
