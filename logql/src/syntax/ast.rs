@@ -141,8 +141,12 @@ pub enum Stage {
     /// Never empty; each destination appears once.
     LabelFormat(Vec<LabelFormat>),
     /// `| drop a, b="v"`: removes labels (a matcher removes the label only when it matches).
+    /// Never empty. As in Loki, `| drop a != "x"` is the matcher `a!="x"`, not a name
+    /// followed by a line filter; no query parses to a trailing name followed by a `!=`
+    /// or `!~` line filter (the same holds for `keep`).
     Drop(Vec<LabelSelection>),
     /// `| keep a, b="v"`: keeps only these labels (and never removes `__error__`, `__error_details__`).
+    /// Never empty.
     Keep(Vec<LabelSelection>),
     /// `| decolorize`: strips ANSI colour escape codes from the line.
     Decolorize,

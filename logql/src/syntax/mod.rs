@@ -33,7 +33,8 @@
 //! - vector aggregations print their grouping after the name (`sum by (a) (…)`), range
 //!   aggregations after the call (`avg_over_time(…) by (a)`);
 //! - binary operators are surrounded by single spaces, modifiers follow the operator
-//!   (`/ on (a) group_left (b)`, `> bool`), and operands are parenthesised only when
+//!   (`/ on (a) group_left (b)`, `> bool`; the `group_left`/`group_right` list is printed
+//!   even when empty, `group_left ()`, since a parenthesised operand could follow), and operands are parenthesised only when
 //!   precedence or associativity requires it;
 //! - keywords and function names print in lower case; comments are dropped.
 //!

@@ -377,17 +377,14 @@ impl Display for VectorMatching {
 }
 
 impl Display for GroupModifier {
-    /// ` group_left`, ` group_right (a, b)`.
+    /// ` group_left ()`, ` group_right (a, b)`. The list is printed even when empty:
+    /// in `group_left (x)` a parenthesised right operand would read as the label list.
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         f.write_str(match self.side {
-            GroupSide::Left => " group_left",
-            GroupSide::Right => " group_right",
+            GroupSide::Left => " group_left ",
+            GroupSide::Right => " group_right ",
         })?;
-        if !self.include.is_empty() {
-            f.write_char(' ')?;
-            label_list(f, &self.include)?;
-        }
-        Ok(())
+        label_list(f, &self.include)
     }
 }
 

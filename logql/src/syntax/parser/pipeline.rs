@@ -27,7 +27,7 @@ pub(crate) const STAGE_KEYWORDS: [&str; 11] = [
     "unwrap",
 ];
 
-/// Stages that take no argument: after them `!=` starts a line filter, as in Loki
+/// Stages that take no argument: after them `!=` / `!~` start a line filter, as in Loki
 /// (`| json != "x"`), rather than making the word a label name.
 const BARE_STAGES: [&str; 4] = ["json", "logfmt", "unpack", "decolorize"];
 
@@ -98,7 +98,8 @@ impl Parser<'_> {
             .into_iter()
             .find(|k| k.eq_ignore_ascii_case(text))?;
         let next = &self.peek_n(1).kind;
-        let is_label = next.is_comparison() && !(*next == Tok::Neq && BARE_STAGES.contains(&kw));
+        let line_filter_next = matches!(next, Tok::Neq | Tok::Nre);
+        let is_label = next.is_comparison() && !(line_filter_next && BARE_STAGES.contains(&kw));
         (!is_label).then_some(kw)
     }
 
