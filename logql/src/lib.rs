@@ -9,6 +9,12 @@
 //! offers pure functions over lines, labels and samples.
 //!
 //! ```
+//! let q = logjar_logql::parse(r#"sum(rate({env="prod"} |= "error" [5m]))"#).unwrap();
+//! assert!(q.is_metric());
+//! assert_eq!(q.to_string(), r#"sum(rate({env="prod"} |= "error" [5m]))"#);
+//! ```
+//!
+//! ```
 //! use logjar_logql::matcher::{LabelMatcher, MatchOp};
 //!
 //! let m = LabelMatcher::new("app", MatchOp::Re, "api|gateway").unwrap();
@@ -18,4 +24,7 @@
 #![forbid(unsafe_code)]
 
 pub mod matcher;
+pub mod syntax;
 pub mod units;
+
+pub use syntax::{parse, parse_log_expr, parse_selector, Expr, LogExpr, MetricExpr, ParseError};
