@@ -1,0 +1,146 @@
+//! Command-line arguments (CONTRACT.md section 4).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// logjar — an embeddable log store that speaks LogQL.
+///
+/// Every command works on one database directory (`--data DIR`), created on first use.
+/// Times are RFC 3339 (`2026-01-01T00:00:00Z`) or integer Unix nanoseconds; durations
+/// are LogQL durations (`30s`, `5m`, `1h30m`).
+#[derive(Debug, Parser)]
+#[command(name = "logjar", version, about, long_about = None, propagate_version = true)]
+#[command(after_help = "Examples:\n  \
+    logjar demo\n  \
+    logjar --data ./logs ingest --format ndjson app.ndjson\n  \
+    logjar --data ./logs labels app\n  \
+    logjar --data ./logs series '{app=\"api\"}'\n  \
+    logjar --data ./logs stats")]
+pub struct Cli {
+    /// The database directory (created if missing).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+
+    /// Options file (TOML; keys are the fields of logjar's `Options`).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Global retention period (`0` keeps data forever), e.g. `24h`, `30d`.
+    #[arg(long, global = true, value_name = "DUR")]
+    pub retention: Option<String>,
+
+    /// When writes are fsynced: `always` (before each batch is acknowledged),
+    /// `interval` (every sync interval) or `never` (left to the OS).
+    #[arg(long, global = true, value_name = "MODE")]
+    pub sync: Option<SyncArg>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// `--sync` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SyncArg {
+    /// Every batch is fsynced before it is acknowledged.
+    Always,
+    /// A background thread fsyncs on an interval.
+    Interval,
+    /// The operating system decides when data reaches the disk.
+    Never,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ingest log entries from files or standard input.
+    #[command(after_help = "Formats:\n  \
+        ndjson     one JSON object per line: {\"labels\":{\"app\":\"api\"},\"ts\":1767225600000000000,\"line\":\"GET /x 200\",\"metadata\":{\"trace_id\":\"ab12\"}}\n  \
+        loki-push  Loki push bodies {\"streams\":[{\"stream\":{...},\"values\":[[\"<ns>\",\"line\"]]}]}, one per file or per line\n  \
+        lines      plain text, one entry per line, stamped with the time it is read; needs --labels\n\n\
+        Examples:\n  \
+        logjar --data ./logs ingest app.ndjson\n  \
+        cat push.json | logjar --data ./logs ingest --format loki-push -\n  \
+        tail -f /var/log/syslog | logjar --data ./logs ingest --format lines --labels '{app=\"syslog\"}'")]
+    Ingest(IngestArgs),
+    /// List label names, or the values of one label.
+    #[command(
+        after_help = "Examples:\n  logjar --data ./logs labels\n  logjar --data ./logs labels app"
+    )]
+    Labels(LabelsArgs),
+    /// List the streams (label sets) a selector matches.
+    #[command(
+        after_help = "Examples:\n  logjar --data ./logs series '{app=\"api\"}'\n  logjar --data ./logs series '{env=~\"prod|staging\", app!=\"db\"}'"
+    )]
+    Series(SeriesArgs),
+    /// Write everything held in memory to segment files and trim the write-ahead log.
+    #[command(after_help = "Example:\n  logjar --data ./logs flush")]
+    Flush,
+    /// Build a database of bundled sample logs and explore it (in a temporary
+    /// directory unless `--data` is given).
+    #[command(after_help = "Example:\n  logjar demo\n  logjar --data ./demo-db demo")]
+    Demo,
+    /// Print per-tenant space and stream figures.
+    #[command(after_help = "Example:\n  logjar --data ./logs stats")]
+    Stats,
+}
+
+/// Ingest formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One JSON entry object per line.
+    Ndjson,
+    /// Loki push bodies.
+    LokiPush,
+    /// Plain lines.
+    Lines,
+}
+
+/// `ingest` arguments.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Tenant to write to.
+    #[arg(long, default_value = "fake")]
+    pub tenant: String,
+    /// Input format.
+    #[arg(long, value_enum, default_value = "ndjson")]
+    pub format: Format,
+    /// Labels added to every entry (required for `--format lines`), e.g. '{app="x"}'.
+    #[arg(long, value_name = "SELECTOR")]
+    pub labels: Option<String>,
+    /// Input files; `-` or nothing reads standard input.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// `labels` arguments.
+#[derive(Debug, Args)]
+pub struct LabelsArgs {
+    /// Tenant to read.
+    #[arg(long, default_value = "fake")]
+    pub tenant: String,
+    /// Only data at or after this time.
+    #[arg(long, value_name = "T")]
+    pub start: Option<String>,
+    /// Only data before this time.
+    #[arg(long, value_name = "T")]
+    pub end: Option<String>,
+    /// Print the values of this label instead of the label names.
+    pub name: Option<String>,
+}
+
+/// `series` arguments.
+#[derive(Debug, Args)]
+pub struct SeriesArgs {
+    /// Tenant to read.
+    #[arg(long, default_value = "fake")]
+    pub tenant: String,
+    /// Only data at or after this time.
+    #[arg(long, value_name = "T")]
+    pub start: Option<String>,
+    /// Only data before this time.
+    #[arg(long, value_name = "T")]
+    pub end: Option<String>,
+    /// A stream selector, e.g. '{app="api", env=~"prod|dev"}'.
+    pub selector: String,
+}

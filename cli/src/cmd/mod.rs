@@ -1,0 +1,6 @@
+//! One module per group of subcommands.
+
+pub mod demo;
+pub mod demo_data;
+pub mod ingest;
+pub mod inspect;
