@@ -18,4 +18,5 @@
 #![forbid(unsafe_code)]
 
 pub mod matcher;
+pub mod metric;
 pub mod units;
