@@ -82,7 +82,7 @@ fn overlapping_and_gapped_windows() {
         RangeOp::CountOverTime,
         RangeWindow::new(5 * S),
         &steps,
-        &[s.clone()],
+        std::slice::from_ref(&s),
     );
     assert_eq!(
         values(&m),
@@ -200,8 +200,8 @@ fn pre_aggregated_buckets_equal_entry_by_entry() {
         RangeOp::BytesRate,
     ] {
         assert_eq!(
-            log_range_aggregate(op, w, &steps, &[single.clone()]),
-            log_range_aggregate(op, w, &steps, &[bulk.clone()]),
+            log_range_aggregate(op, w, &steps, std::slice::from_ref(&single)),
+            log_range_aggregate(op, w, &steps, std::slice::from_ref(&bulk)),
         );
     }
 }
