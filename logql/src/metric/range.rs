@@ -24,9 +24,13 @@
 //! replaying Loki's left-to-right loop, so results agree with Loki's to rounding (about
 //! 1e-15 relative), not always to the last bit.
 
+use std::borrow::Cow;
+
 use crate::metric::series::{Grouping, Labels, Matrix, Point, Series};
 use crate::metric::steps::Steps;
-use crate::metric::window::{quantile_sorted, MaxM, MinM, SortedWindow, SumM, TwoStack, VarM};
+use crate::metric::window::{
+    quantile_select, quantile_sorted, MaxM, MinM, SortedWindow, SumM, TwoStack, VarM,
+};
 
 /// A range aggregation function.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -281,20 +285,13 @@ pub fn unwrapped_range_aggregate(
     for (labels, samples) in
         merge_by_labels(series.iter().map(|s| (&s.labels, &s.samples[..])), |s| s.0)
     {
-        let ts: Vec<i64> = samples.iter().map(|s| s.0).collect();
         let values: Vec<f64> = samples.iter().map(|s| s.1).collect();
-        let mut agg = WindowAgg::new(op, window);
+        let bounds = window_bounds(window, steps, &samples);
+        let total: usize = bounds.iter().map(|&(lo, hi)| hi - lo).sum();
+        let mut agg = WindowAgg::new(op, window, total <= 8 * samples.len() + bounds.len());
         let mut points = Vec::new();
-        let (mut lo, mut hi) = (0usize, 0usize);
-        for (i, t) in steps.timestamps_ns().enumerate() {
-            let (start, end) = window.bounds(t);
-            while hi < ts.len() && ts[hi] <= end {
-                hi += 1;
-            }
-            while lo < hi && ts[lo] <= start {
-                lo += 1;
-            }
-            if let Some(value) = agg.eval(&ts, &values, lo, hi) {
+        for (i, &(lo, hi)) in bounds.iter().enumerate() {
+            if let Some(value) = agg.eval(&samples, &values, lo, hi) {
                 points.push(Point {
                     ts_ms: ts_ms[i],
                     value,
@@ -306,6 +303,28 @@ pub fn unwrapped_range_aggregate(
         }
     }
     out
+}
+
+/// The `[lo, hi)` sample index range of each step's window.
+fn window_bounds(
+    window: RangeWindow,
+    steps: &Steps,
+    samples: &[(i64, f64)],
+) -> Vec<(usize, usize)> {
+    let (mut lo, mut hi) = (0usize, 0usize);
+    steps
+        .timestamps_ns()
+        .map(|t| {
+            let (start, end) = window.bounds(t);
+            while hi < samples.len() && samples[hi].0 <= end {
+                hi += 1;
+            }
+            while lo < hi && samples[lo].0 <= start {
+                lo += 1;
+            }
+            (lo, hi)
+        })
+        .collect()
 }
 
 /// `absent_over_time`: a point of value 1 with `labels` at every evaluation time whose
@@ -385,32 +404,36 @@ pub fn group_series(series: &[SampleSeries], grouping: &Grouping) -> Vec<SampleS
         .collect();
     merge_by_labels(reduced.iter().map(|(l, s)| (l, *s)), |s| s.0)
         .into_iter()
-        .map(|(labels, samples)| SampleSeries { labels, samples })
+        .map(|(labels, samples)| SampleSeries {
+            labels,
+            samples: samples.into_owned(),
+        })
         .collect()
 }
 
-/// Groups items by labels (sorted by labels) and concatenates their elements, stably
-/// sorted by `ts`. Input already sorted and unique is passed through with one copy.
+/// Groups items by labels (result sorted by labels) and concatenates the elements of
+/// equal labels, stably sorted by `ts`. A lone, already time-ordered input is borrowed,
+/// not copied.
 fn merge_by_labels<'a, T: Copy + 'a>(
     input: impl Iterator<Item = (&'a Labels, &'a [T])>,
     ts: impl Fn(&T) -> i64,
-) -> Vec<(Labels, Vec<T>)> {
-    let mut groups: std::collections::BTreeMap<Labels, Vec<T>> = Default::default();
-    for (labels, items) in input {
-        groups
-            .entry(labels.clone())
-            .or_default()
-            .extend_from_slice(items);
+) -> Vec<(Labels, Cow<'a, [T]>)> {
+    let mut items: Vec<(&Labels, &[T])> = input.collect();
+    items.sort_by(|a, b| a.0.cmp(b.0));
+    let sorted = |v: &[T]| v.windows(2).all(|w| ts(&w[0]) <= ts(&w[1]));
+    let mut out: Vec<(Labels, Cow<'a, [T]>)> = Vec::new();
+    for (labels, elems) in items {
+        match out.last_mut() {
+            Some((l, merged)) if l == labels => merged.to_mut().extend_from_slice(elems),
+            _ => out.push((labels.clone(), Cow::Borrowed(elems))),
+        }
     }
-    groups
-        .into_iter()
-        .map(|(l, mut v)| {
-            if !v.windows(2).all(|w| ts(&w[0]) <= ts(&w[1])) {
-                v.sort_by_key(&ts);
-            }
-            (l, v)
-        })
-        .collect()
+    for (_, v) in &mut out {
+        if !sorted(v) {
+            v.to_mut().sort_by_key(&ts);
+        }
+    }
+    out
 }
 
 /// Per-series sliding state for one unwrapped operation.
@@ -421,19 +444,25 @@ enum WindowAgg {
     Max(TwoStack<MaxM>),
     Var(TwoStack<VarM>, bool),
     Quantile(SortedWindow, f64),
+    QuantileSelect(Vec<f64>, f64),
     First,
     Last,
     RateCounter(RangeWindow),
 }
 
 impl WindowAgg {
-    fn new(op: RangeOp, window: RangeWindow) -> WindowAgg {
+    /// `few_overlaps`: the windows' total size is small next to the sample count, so
+    /// selecting per window beats maintaining a sorted window (quantiles only).
+    fn new(op: RangeOp, window: RangeWindow, few_overlaps: bool) -> WindowAgg {
         match op {
             RangeOp::AvgOverTime => WindowAgg::Avg(TwoStack::new()),
             RangeOp::MinOverTime => WindowAgg::Min(TwoStack::new()),
             RangeOp::MaxOverTime => WindowAgg::Max(TwoStack::new()),
             RangeOp::StdvarOverTime => WindowAgg::Var(TwoStack::new(), false),
             RangeOp::StddevOverTime => WindowAgg::Var(TwoStack::new(), true),
+            RangeOp::QuantileOverTime(q) if few_overlaps => {
+                WindowAgg::QuantileSelect(Vec::new(), q)
+            }
             RangeOp::QuantileOverTime(q) => WindowAgg::Quantile(SortedWindow::default(), q),
             RangeOp::FirstOverTime => WindowAgg::First,
             RangeOp::LastOverTime => WindowAgg::Last,
@@ -444,7 +473,13 @@ impl WindowAgg {
     }
 
     /// Slides to `[lo, hi)` and returns the window's value, `None` when it is empty.
-    fn eval(&mut self, ts: &[i64], values: &[f64], lo: usize, hi: usize) -> Option<f64> {
+    fn eval(
+        &mut self,
+        samples: &[(i64, f64)],
+        values: &[f64],
+        lo: usize,
+        hi: usize,
+    ) -> Option<f64> {
         match self {
             WindowAgg::Sum(w, per_sec) => {
                 w.slide(values, lo, hi);
@@ -484,10 +519,15 @@ impl WindowAgg {
                 w.slide(values, lo, hi);
                 (lo < hi).then(|| quantile_sorted(*q, w.values()))
             }
+            WindowAgg::QuantileSelect(buf, q) => {
+                buf.clear();
+                buf.extend_from_slice(&values[lo..hi]);
+                (lo < hi).then(|| quantile_select(*q, buf))
+            }
             WindowAgg::First => (lo < hi).then(|| values[lo]),
             WindowAgg::Last => (lo < hi).then(|| values[hi - 1]),
             WindowAgg::RateCounter(window) => {
-                (lo < hi).then(|| rate_counter(&ts[lo..hi], &values[lo..hi], *window))
+                (lo < hi).then(|| rate_counter(&samples[lo..hi], *window))
             }
         }
     }
@@ -513,18 +553,17 @@ fn incremental_mean(values: &[f64]) -> f64 {
 
 /// Loki's `rateCounter` (`extrapolatedRate(samples, selRange, isCounter=true,
 /// isRate=true)`), units quirks included (see the module docs).
-pub(crate) fn rate_counter(ts: &[i64], values: &[f64], window: RangeWindow) -> f64 {
-    let n = ts.len().min(values.len());
+fn rate_counter(samples: &[(i64, f64)], window: RangeWindow) -> f64 {
+    let n = samples.len();
     if n < 2 {
         return 0.0;
     }
-    let (t0, tn) = (ts[0], ts[n - 1]);
-    let (v0, vn) = (values[0], values[n - 1]);
+    let ((t0, v0), (tn, vn)) = (samples[0], samples[n - 1]);
     let range_start = t0.wrapping_sub(window.range_ns / 1_000_000);
     let range_end = tn;
     let mut result = vn - v0;
     let mut last = 0.0;
-    for &v in &values[..n] {
+    for &(_, v) in samples {
         if v < last {
             result += last;
         }
@@ -553,4 +592,48 @@ pub(crate) fn rate_counter(ts: &[i64], values: &[f64], window: RangeWindow) -> f
         avg_between / 2.0
     };
     result * (interval / sampled) / window.range_seconds()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both quantile strategies agree on every window of a sliding sequence.
+    #[test]
+    fn quantile_modes_agree() {
+        let samples: Vec<(i64, f64)> = (0..200)
+            .map(|i| {
+                (
+                    i,
+                    ((i * 37) % 23) as f64 - if i % 17 == 0 { f64::NAN } else { 0.0 },
+                )
+            })
+            .collect();
+        let values: Vec<f64> = samples.iter().map(|s| s.1).collect();
+        for q in [0.0, 0.3, 0.5, 0.99, 1.0] {
+            let op = RangeOp::QuantileOverTime(q);
+            let w = RangeWindow::new(30);
+            let mut sorted = WindowAgg::new(op, w, false);
+            let mut select = WindowAgg::new(op, w, true);
+            assert!(matches!(sorted, WindowAgg::Quantile(..)));
+            assert!(matches!(select, WindowAgg::QuantileSelect(..)));
+            for (lo, hi) in [
+                (0, 5),
+                (2, 40),
+                (10, 40),
+                (50, 60),
+                (55, 200),
+                (199, 200),
+                (200, 200),
+            ] {
+                let a = sorted.eval(&samples, &values, lo, hi);
+                let b = select.eval(&samples, &values, lo, hi);
+                let same = match (a, b) {
+                    (Some(x), Some(y)) => x == y || (x.is_nan() && y.is_nan()),
+                    (x, y) => x == y,
+                };
+                assert!(same, "q={q} [{lo},{hi}): {a:?} vs {b:?}");
+            }
+        }
+    }
 }

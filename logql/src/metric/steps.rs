@@ -104,9 +104,10 @@ impl Steps {
         self.step_ns
     }
 
-    /// The `i`-th evaluation time (ns).
+    /// The `i`-th evaluation time (ns); saturates for indexes past [`len`](Self::len).
     pub fn at_ns(&self, i: usize) -> i64 {
-        self.start_ns + self.step_ns * i as i64
+        let i = i64::try_from(i).unwrap_or(i64::MAX);
+        self.start_ns.saturating_add(self.step_ns.saturating_mul(i))
     }
 
     /// Evaluation times in nanoseconds.

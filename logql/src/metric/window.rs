@@ -353,6 +353,36 @@ pub(crate) fn quantile_sorted(q: f64, sorted: &[f64]) -> f64 {
     sorted[lower as usize] * (1.0 - weight) + sorted[upper as usize] * weight
 }
 
+/// [`quantile_sorted`] of unsorted values, by selection (reorders `values`).
+pub(crate) fn quantile_select(q: f64, values: &mut [f64]) -> f64 {
+    if values.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    let n = values.len() as f64;
+    let rank = q * (n - 1.0);
+    let lower = rank.floor().max(0.0);
+    let upper = (n - 1.0).min(lower + 1.0);
+    let weight = rank - rank.floor();
+    let (_, &mut lo_v, right) =
+        values.select_nth_unstable_by(lower as usize, |a, b| cmp_nan_first(*a, *b));
+    let hi_v = if upper > lower {
+        right
+            .iter()
+            .copied()
+            .min_by(|a, b| cmp_nan_first(*a, *b))
+            .unwrap_or(lo_v)
+    } else {
+        lo_v
+    };
+    lo_v * (1.0 - weight) + hi_v * weight
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,5 +467,18 @@ mod tests {
         assert_eq!(quantile_sorted(0.9, &[7.0]), 7.0);
         // Loki's formula: weight 0 still multiplies the upper value.
         assert!(quantile_sorted(0.0, &[1.0, f64::INFINITY]).is_nan());
+    }
+
+    #[test]
+    fn quantile_select_matches_sorted() {
+        let vals = [5.0, f64::NAN, 1.0, 3.0, 3.0, -2.0, 8.0];
+        let mut sorted = vals.to_vec();
+        sorted.sort_by(|a, b| cmp_nan_first(*a, *b));
+        for q in [-0.5, 0.0, 0.1, 0.25, 0.5, 0.6, 0.99, 1.0, 1.5] {
+            let a = quantile_sorted(q, &sorted);
+            let b = quantile_select(q, &mut vals.clone());
+            assert!(a == b || (a.is_nan() && b.is_nan()), "q={q}: {a} vs {b}");
+        }
+        assert!(quantile_select(0.5, &mut []).is_nan());
     }
 }
