@@ -274,3 +274,59 @@ proptest! {
         }
     }
 }
+
+fn op_strategy() -> impl Strategy<Value = VectorOp> {
+    prop_oneof![
+        Just(VectorOp::Sum),
+        Just(VectorOp::Avg),
+        Just(VectorOp::Min),
+        Just(VectorOp::Max),
+        Just(VectorOp::Count),
+        Just(VectorOp::Stddev),
+        Just(VectorOp::Stdvar),
+        (-1i64..5).prop_map(VectorOp::TopK),
+        (-1i64..5).prop_map(VectorOp::BottomK),
+        Just(VectorOp::Sort),
+        Just(VectorOp::SortDesc),
+    ]
+}
+
+proptest! {
+    /// aggregate_matrix (group ids resolved once per series) equals aggregating each
+    /// step's vector on its own.
+    #[test]
+    fn matrix_aggregation_equals_per_step(
+        op in op_strategy(),
+        without in any::<bool>(),
+        series in prop::collection::vec(
+            (0u8..3, 0u8..3, prop::collection::btree_map(0i64..6, -50i32..50, 0..6)),
+            0..8,
+        ),
+    ) {
+        let mut seen = std::collections::HashSet::new();
+        let matrix: Matrix = series
+            .into_iter()
+            .filter(|(a, b, _)| seen.insert((*a, *b)))
+            .map(|(a, b, pts)| Series {
+                labels: Labels::new([("a", a.to_string()), ("b", b.to_string())]),
+                points: pts.into_iter().map(|(t, v)| Point { ts_ms: t * 1000, value: f64::from(v) }).collect(),
+            })
+            .collect();
+        let ts: Vec<i64> = (0..6).map(|t| t * 1000).collect();
+        let grouping = if without { Grouping::without(&["b"]) } else { Grouping::by(&["a"]) };
+        let want = vectors_to_matrix(
+            &ts,
+            matrix_to_vectors(&matrix, &ts).iter().map(|v| aggregate(op, &grouping, v)).collect(),
+        );
+        let got = aggregate_matrix(op, &grouping, &matrix, &ts);
+        prop_assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            prop_assert_eq!(&g.labels, &w.labels);
+            prop_assert_eq!(g.points.len(), w.points.len());
+            for (gp, wp) in g.points.iter().zip(&w.points) {
+                prop_assert_eq!(gp.ts_ms, wp.ts_ms);
+                prop_assert!(gp.value == wp.value || (gp.value.is_nan() && wp.value.is_nan()));
+            }
+        }
+    }
+}

@@ -25,9 +25,7 @@
 
 use std::collections::HashMap;
 
-use crate::metric::series::{
-    matrix_to_vectors, vectors_to_matrix, Grouping, Labels, Matrix, Sample, Series, Vector,
-};
+use crate::metric::series::{vectors_to_matrix, Grouping, Labels, Matrix, Sample, Series, Vector};
 use crate::metric::window::cmp_nan_first;
 
 /// A vector aggregation operator.
@@ -60,7 +58,6 @@ pub enum VectorOp {
 }
 
 struct Group {
-    labels: Labels,
     value: f64,
     mean: f64,
     count: u64,
@@ -86,39 +83,95 @@ struct Group {
 /// assert_eq!(top[0].labels, v[1].labels); // topk keeps the original labels
 /// ```
 pub fn aggregate(op: VectorOp, grouping: &Grouping, input: &[Sample]) -> Vector {
+    let mut groups = GroupIds::default();
+    let gids: Vec<usize> = input
+        .iter()
+        .map(|s| groups.id(grouping.group_labels(&s.labels)))
+        .collect();
+    let mut scratch = Vec::new();
+    aggregate_grouped(
+        op,
+        &groups.labels,
+        input
+            .iter()
+            .zip(&gids)
+            .map(|(s, &g)| (g, &s.labels, s.value)),
+        &mut scratch,
+    )
+}
+
+/// Group labels numbered in order of first appearance.
+#[derive(Default)]
+struct GroupIds {
+    index: HashMap<Labels, usize>,
+    labels: Vec<Labels>,
+}
+
+impl GroupIds {
+    fn id(&mut self, key: Labels) -> usize {
+        if let Some(&i) = self.index.get(&key) {
+            return i;
+        }
+        self.index.insert(key.clone(), self.labels.len());
+        self.labels.push(key);
+        self.labels.len() - 1
+    }
+}
+
+/// The aggregation proper over `(group id, labels, value)` items; `slots` is scratch
+/// space mapping group ids to output groups (reused across steps).
+fn aggregate_grouped<'a>(
+    op: VectorOp,
+    group_labels: &[Labels],
+    input: impl Iterator<Item = (usize, &'a Labels, f64)>,
+    slots: &mut Vec<usize>,
+) -> Vector {
     let limit = match op {
         VectorOp::TopK(k) | VectorOp::BottomK(k) | VectorOp::ApproxTopK(k) => {
             if k < 1 {
                 return Vec::new();
             }
-            Some(usize::try_from(k).unwrap_or(usize::MAX))
+            usize::try_from(k).unwrap_or(usize::MAX)
         }
-        _ => None,
+        _ => usize::MAX,
     };
-    let mut groups: Vec<Group> = Vec::new();
-    let mut index: HashMap<Labels, usize> = HashMap::new();
-    for s in input {
-        let key = grouping.group_labels(&s.labels);
-        let gi = match index.get(&key) {
-            Some(&i) => i,
-            None => {
-                index.insert(key.clone(), groups.len());
-                groups.push(Group {
-                    labels: key,
+    let keeps_members = matches!(
+        op,
+        VectorOp::TopK(_)
+            | VectorOp::BottomK(_)
+            | VectorOp::ApproxTopK(_)
+            | VectorOp::Sort
+            | VectorOp::SortDesc
+    );
+    slots.clear();
+    slots.resize(group_labels.len(), usize::MAX);
+    let mut groups: Vec<(usize, Group)> = Vec::new();
+    for (gid, labels, x) in input {
+        let Some(slot) = slots.get_mut(gid) else {
+            continue;
+        };
+        if *slot == usize::MAX {
+            *slot = groups.len();
+            groups.push((
+                gid,
+                Group {
                     value: if matches!(op, VectorOp::Stddev | VectorOp::Stdvar) {
                         0.0
                     } else {
-                        s.value
+                        x
                     },
-                    mean: s.value,
+                    mean: x,
                     count: 1,
-                    members: vec![s.clone()],
-                });
-                continue;
-            }
-        };
-        let g = &mut groups[gi];
-        let x = s.value;
+                    members: if keeps_members {
+                        vec![Sample::new(labels.clone(), x)]
+                    } else {
+                        Vec::new()
+                    },
+                },
+            ));
+            continue;
+        }
+        let g = &mut groups[*slot].1;
         match op {
             VectorOp::Sum => g.value += x,
             VectorOp::Avg => {
@@ -142,11 +195,11 @@ pub fn aggregate(op: VectorOp, grouping: &Grouping, input: &[Sample]) -> Vector 
                 g.mean += delta / g.count as f64;
                 g.value += delta * (x - g.mean);
             }
-            _ => g.members.push(s.clone()),
+            _ => g.members.push(Sample::new(labels.clone(), x)),
         }
     }
     let mut out = Vec::new();
-    for mut g in groups {
+    for (gid, mut g) in groups {
         let value = match op {
             VectorOp::Sum | VectorOp::Min | VectorOp::Max => g.value,
             VectorOp::Avg => g.mean,
@@ -155,18 +208,18 @@ pub fn aggregate(op: VectorOp, grouping: &Grouping, input: &[Sample]) -> Vector 
             VectorOp::Stdvar => g.value / g.count as f64,
             VectorOp::TopK(_) | VectorOp::ApproxTopK(_) | VectorOp::SortDesc => {
                 g.members.sort_by(|a, b| desc_nan_last(a.value, b.value));
-                g.members.truncate(limit.unwrap_or(usize::MAX));
+                g.members.truncate(limit);
                 out.append(&mut g.members);
                 continue;
             }
             VectorOp::BottomK(_) | VectorOp::Sort => {
                 g.members.sort_by(|a, b| asc_nan_last(a.value, b.value));
-                g.members.truncate(limit.unwrap_or(usize::MAX));
+                g.members.truncate(limit);
                 out.append(&mut g.members);
                 continue;
             }
         };
-        out.push(Sample::new(g.labels, value));
+        out.push(Sample::new(group_labels[gid].clone(), value));
     }
     out
 }
@@ -198,9 +251,33 @@ pub fn aggregate_matrix(
     matrix: &[Series],
     step_ts_ms: &[i64],
 ) -> Matrix {
-    let vectors = matrix_to_vectors(matrix, step_ts_ms)
-        .into_iter()
-        .map(|v| aggregate(op, grouping, &v))
+    let mut groups = GroupIds::default();
+    let gids: Vec<usize> = matrix
+        .iter()
+        .map(|s| groups.id(grouping.group_labels(&s.labels)))
+        .collect();
+    // Per step, the (series, value) pairs in matrix order.
+    let mut per_step: Vec<Vec<(usize, f64)>> = vec![Vec::new(); step_ts_ms.len()];
+    for (si, s) in matrix.iter().enumerate() {
+        for p in &s.points {
+            if let Ok(i) = step_ts_ms.binary_search(&p.ts_ms) {
+                per_step[i].push((si, p.value));
+            }
+        }
+    }
+    let mut slots = Vec::new();
+    let vectors = per_step
+        .iter()
+        .map(|items| {
+            aggregate_grouped(
+                op,
+                &groups.labels,
+                items
+                    .iter()
+                    .map(|&(si, v)| (gids[si], &matrix[si].labels, v)),
+                &mut slots,
+            )
+        })
         .collect();
     vectors_to_matrix(step_ts_ms, vectors)
 }
