@@ -10,9 +10,10 @@
 //! `step`, it uses `max(floor((end - start) in seconds / 250), 1)` whole seconds
 //! ([`default_step_ns`]).
 //!
-//! Assumed, not verified here: the query frontend's step alignment
-//! (`align_queries_with_step`) is off by default, so `start` is used as given; and
-//! Loki rejects more than 11 000 points per series (Prometheus' limit and message).
+//! Confirmed in Loki's `pkg/loghttp` and query-range config: the frontend's step
+//! alignment (`-querier.align-querier-with-step`) defaults to off, so `start` is used as
+//! given; a request with `step <= 0`, `end < start`, or `(end - start) / step > 11000`
+//! is refused, with the messages of [`StepsError`].
 
 use thiserror::Error;
 
@@ -47,7 +48,7 @@ pub enum StepsError {
     )]
     NonPositiveStep,
     /// `end < start`.
-    #[error("end timestamp must not be before or equal to start time")]
+    #[error("end timestamp must not be before start time")]
     EndBeforeStart,
     /// More than [`MAX_POINTS`] evaluation times.
     #[error("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")]
