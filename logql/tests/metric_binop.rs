@@ -430,3 +430,77 @@ fn vector_function() {
         ]
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn vector() -> impl Strategy<Value = Vector> {
+        prop::collection::vec((0u8..3, 0u8..3, -5i32..5), 0..8).prop_map(|v| {
+            v.into_iter()
+                .map(|(a, b, x)| {
+                    s(
+                        &[("a", &a.to_string()), ("b", &b.to_string())],
+                        f64::from(x),
+                    )
+                })
+                .collect()
+        })
+    }
+
+    fn matching() -> impl Strategy<Value = VectorMatching> {
+        prop_oneof![
+            Just(VectorMatching::default()),
+            Just(VectorMatching::on(&["a"])),
+            Just(VectorMatching::ignoring(&["b"])),
+            Just(VectorMatching::on::<&str>(&[])),
+        ]
+    }
+
+    proptest! {
+        /// `a and b` and `a unless b` split `a` in two, order kept; `a or b` starts with
+        /// `a` and adds only rhs samples whose signature `a` lacks.
+        #[test]
+        fn set_operators_partition(l in vector(), r in vector(), m in matching()) {
+            let and = vector_binop(BinOp::And, &m, false, &l, &r).unwrap();
+            let unless = vector_binop(BinOp::Unless, &m, false, &l, &r).unwrap();
+            prop_assert_eq!(and.len() + unless.len(), l.len());
+            let mut ai = and.iter().peekable();
+            let mut ui = unless.iter().peekable();
+            for x in &l {
+                if ai.peek() == Some(&x) {
+                    ai.next();
+                } else {
+                    prop_assert_eq!(ui.next(), Some(x));
+                }
+            }
+            let or = vector_binop(BinOp::Or, &m, false, &l, &r).unwrap();
+            prop_assert_eq!(&or[..l.len()], &l[..]);
+            prop_assert!(or[l.len()..].iter().all(|x| r.contains(x)));
+        }
+
+        /// One-to-one `+` on all labels with unique labels is an inner join on labels,
+        /// and `==` without bool keeps exactly the lhs samples equal to their match.
+        #[test]
+        fn one_to_one_is_inner_join(l in vector(), r in vector()) {
+            let mut seen = std::collections::HashSet::new();
+            let l: Vector = l.into_iter().filter(|x| seen.insert(x.labels.clone())).collect();
+            let mut seen = std::collections::HashSet::new();
+            let r: Vector = r.into_iter().filter(|x| seen.insert(x.labels.clone())).collect();
+            let m = VectorMatching::default();
+            let sum = vector_binop(BinOp::Add, &m, false, &l, &r).unwrap();
+            let want: Vector = l
+                .iter()
+                .filter_map(|x| r.iter().find(|y| y.labels == x.labels).map(|y| Sample::new(x.labels.clone(), x.value + y.value)))
+                .collect();
+            prop_assert_eq!(sum, want);
+            let eq = vector_binop(BinOp::Eq, &m, false, &l, &r).unwrap();
+            let want: Vector = l
+                .iter()
+                .filter(|x| r.iter().any(|y| y.labels == x.labels && y.value == x.value))
+                .cloned()
+                .collect();
+            prop_assert_eq!(eq, want);
+        }
+    }
+}

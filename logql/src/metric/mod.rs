@@ -11,9 +11,10 @@
 //! | unwrapped `*_over_time`, `rate`, `rate_counter` (+ `by`/`without`) | [`group_series`], [`unwrapped_range_aggregate`] |
 //! | `absent_over_time` | [`absent_over_time`], [`absent_labels`] |
 //! | `sum`/`avg`/…/`topk`/`sort` | [`aggregate`], [`aggregate_matrix`] |
-//! | `a + b`, `a > bool b`, `and`/`or`/`unless`, `on`/`ignoring`/`group_*` | [`vector_binop`], [`vector_scalar_binop`], [`scalar_binop`], [`matrix_binop`] |
+//! | `a + b`, `a > bool b`, `and`/`or`/`unless`, `on`/`ignoring`/`group_*` | [`vector_binop`], [`vector_scalar_binop`], [`scalar_binop`], [`matrix_binop`], [`matrix_scalar_binop`] |
 //! | `label_replace`, `vector(x)` | [`LabelReplace`], [`vector_matrix`] |
 //! | step times, default step | [`Steps`], [`default_step_ns`] |
+//! | per-step to matrix and back, instant-result order | [`matrix_to_vectors`], [`vectors_to_matrix`], [`sort_vector_by_labels`] |
 //!
 //! Each module's docs list the Loki/Prometheus behaviour it reproduces, saying which
 //! points were confirmed against Loki's source (`pkg/logql/range_vector.go`,
