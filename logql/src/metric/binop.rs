@@ -406,6 +406,19 @@ fn set_unless(matching: &VectorMatching, lhs: &[Sample], rhs: &[Sample]) -> Vect
 /// [`vector_binop`] at every evaluation time of two matrices (`step_ts_ms` as in
 /// [`aggregate_matrix`](super::aggregate_matrix)); the first error stops evaluation, as
 /// in Loki. The result is sorted by labels.
+///
+/// ```
+/// use logjar_logql::metric::{matrix_binop, BinOp, Labels, Point, Series, VectorMatching};
+/// let series = |v: &[(i64, f64)]| Series {
+///     labels: Labels::new([("app", "api")]),
+///     points: v.iter().map(|&(ts_ms, value)| Point { ts_ms, value }).collect(),
+/// };
+/// let errors = vec![series(&[(0, 1.0), (60_000, 3.0)])];
+/// let total = vec![series(&[(0, 4.0), (60_000, 0.0)])];
+/// let r = matrix_binop(BinOp::Div, &VectorMatching::default(), false, &errors, &total, &[0, 60_000]).unwrap();
+/// assert_eq!(r[0].points[0].value, 0.25);
+/// assert!(r[0].points[1].value.is_nan()); // x / 0 is NaN in Loki
+/// ```
 pub fn matrix_binop(
     op: BinOp,
     matching: &VectorMatching,

@@ -1,7 +1,8 @@
 //! Range aggregation: one value per series per evaluation time, over the samples in the
 //! window `(t - offset - range, t - offset]`.
 //!
-//! Confirmed in Loki (`pkg/logql/range_vector.go`, batch and streaming iterators):
+//! Confirmed in Loki (`pkg/logql/range_vector.go`, batch and streaming iterators, in
+//! the `promql.FPoint` versions of v2.9–v3):
 //! - the window's lower bound is exclusive, the upper inclusive; `offset` shifts the
 //!   window back and the result is stamped at `t` ([`Steps::timestamps_ms`]);
 //! - a series with no sample in a window produces no point there;
