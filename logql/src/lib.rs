@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 pub mod matcher;
+pub mod metric;
 pub mod syntax;
 pub mod units;
 
