@@ -17,5 +17,6 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod eval;
 pub mod matcher;
 pub mod units;

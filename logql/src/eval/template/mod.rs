@@ -1,0 +1,1 @@
+//! Go `text/template` for `line_format` and `label_format`.
