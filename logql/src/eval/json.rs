@@ -38,6 +38,9 @@ use std::collections::HashSet;
 use super::labels::{append_sanitized, errors, LabelsBuilder, DUPLICATE_SUFFIX};
 use super::StageError;
 
+/// Nesting depth beyond which nested objects are not flattened.
+const MAX_DEPTH: usize = 256;
+
 const MALFORMED_JSON: &str = "Malformed JSON error";
 const MALFORMED_OBJECT: &str = "Value looks like object, but can't find closing '}' symbol";
 const MALFORMED_ARRAY: &str = "Value is array, but can't find closing ']' symbol";
@@ -259,6 +262,7 @@ impl JsonParser {
                     value: &mut self.value,
                     needed: needed.as_ref(),
                     found: 0,
+                    depth: 0,
                     labels,
                 };
                 st.key.clear();
@@ -338,6 +342,7 @@ struct FlattenState<'a> {
     value: &'a mut String,
     needed: Option<&'a Needed>,
     found: usize,
+    depth: usize,
     labels: &'a mut LabelsBuilder,
 }
 
@@ -400,8 +405,13 @@ impl FlattenState<'_> {
                     None => true,
                     Some(n) => n.list.iter().any(|k| k.starts_with(self.key.as_str())),
                 };
-                let r = if go {
-                    self.object(&data[..vend], vstart)
+                // Objects nested deeper than MAX_DEPTH are skipped (not flattened) so a
+                // hostile line cannot exhaust the stack.
+                let r = if go && self.depth < MAX_DEPTH {
+                    self.depth += 1;
+                    let r = self.object(&data[..vend], vstart);
+                    self.depth -= 1;
+                    r
                 } else {
                     Ok(())
                 };
@@ -981,5 +991,17 @@ mod tests {
             run(&mut p, &[], r#"[{"a":1},{"a":2}]"#),
             pairs(&[("x", "2")])
         );
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow() {
+        let line = "{\"a\":".repeat(100_000) + "1" + &"}".repeat(100_000);
+        let mut b = LabelsBuilder::new();
+        JsonParser::new().parse(line.as_bytes(), &mut b);
+        assert!(!b.has_error());
+        let line = "{\"a\":".repeat(10) + "1" + &"}".repeat(10);
+        let mut b = LabelsBuilder::new();
+        JsonParser::new().parse(line.as_bytes(), &mut b);
+        assert_eq!(b.get("a_a_a_a_a_a_a_a_a_a"), Some("1"));
     }
 }
