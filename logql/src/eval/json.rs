@@ -673,7 +673,8 @@ fn find_index(data: &[u8], p: usize, idx: usize) -> Result<Option<usize>, &'stat
 /// Appends bytes, turning invalid UTF-8 and U+FFFD into one space per bad byte/char.
 fn push_lossy(out: &mut String, b: &[u8]) {
     if let Ok(s) = std::str::from_utf8(b) {
-        if !s.contains('\u{FFFD}') {
+        // U+FFFD is EF BF BD in UTF-8.
+        if b.is_ascii() || !s.contains('\u{FFFD}') {
             out.push_str(s);
             return;
         }

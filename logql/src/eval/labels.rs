@@ -82,7 +82,12 @@ impl Slots {
     }
 
     fn find(&self, name: &str) -> Option<usize> {
-        self.live().iter().position(|(n, _)| n == name)
+        let nb = name.as_bytes();
+        // Cheap length and last-byte checks before the full comparison.
+        self.live().iter().position(|(n, _)| {
+            let b = n.as_bytes();
+            b.len() == nb.len() && b.last() == nb.last() && b == nb
+        })
     }
 
     fn contains(&self, name: &str) -> bool {
@@ -480,6 +485,15 @@ pub fn sanitize_label_key(key: &[u8], is_prefix: bool) -> Cow<'_, str> {
 /// Loki's nested-json key building. Returns the number of bytes appended.
 pub fn append_sanitized(out: &mut String, key: &[u8], is_prefix: bool) -> usize {
     let start = out.len();
+    // Fast path: an already valid key is copied as is.
+    if let Some(&first) = key.first() {
+        if !(is_prefix && out.is_empty() && first.is_ascii_digit())
+            && key.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        {
+            out.push_str(std::str::from_utf8(key).unwrap_or_default());
+            return key.len();
+        }
+    }
     let key = trim_space(key);
     if key.is_empty() {
         return 0;

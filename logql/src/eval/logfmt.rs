@@ -314,7 +314,8 @@ fn hex4(raw: &[u8], i: usize) -> Option<u32> {
 /// Appends bytes, turning invalid UTF-8 and U+FFFD into spaces.
 fn push_lossy(out: &mut String, b: &[u8]) {
     if let Ok(s) = std::str::from_utf8(b) {
-        if !s.contains('\u{FFFD}') {
+        // U+FFFD is EF BF BD in UTF-8.
+        if b.is_ascii() || !s.contains('\u{FFFD}') {
             out.push_str(s);
             return;
         }
