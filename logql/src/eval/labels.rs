@@ -233,7 +233,16 @@ impl LabelsBuilder {
     }
 
     /// Sets a label with Loki's precedence rules (see the module notes).
+    /// Setting `__error__` or `__error_details__` sets the error fields.
     pub fn set(&mut self, category: LabelCategory, name: &str, value: &str) {
+        if name == ERROR_LABEL {
+            self.set_error(value);
+            return;
+        }
+        if name == ERROR_DETAILS_LABEL {
+            self.set_error_details(value);
+            return;
+        }
         match category {
             LabelCategory::Parsed => {
                 self.add[1].remove(name);
