@@ -23,6 +23,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod eval;
 pub mod matcher;
 pub mod metric;
 pub mod syntax;

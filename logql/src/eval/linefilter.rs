@@ -1,0 +1,309 @@
+//! Line filters: `|= "a"`, `!= "a"`, `|~ "re"`, `!~ "re"`, `or` chains, the pattern
+//! filters `|>` / `!>`, and `|= ip("…")` / `!= ip("…")`.
+//!
+//! # Semantics notes (verified against Loki v3 `filter.go`, `ip.go`, `pattern.go`)
+//!
+//! - `|= "a" or "b"` keeps lines containing any of the strings; `!= "a" or "b"` keeps
+//!   lines containing **none** of them (`not(a or b) = not a and not b`). The same holds
+//!   for `|~`/`!~`, `|>`/`!>` and `ip()` chains.
+//! - `|= ""` keeps every line; `!= ""` drops every line (Loki: not(TrueFilter)).
+//! - Regexes are RE2 syntax and **not anchored**. Lines are bytes and may be invalid
+//!   UTF-8; a contains filter compares bytes.
+//! - Speed: contains uses a prebuilt `memchr::memmem::Finder`; a regex that is a plain
+//!   literal (checked with `regex-syntax`) becomes a contains filter; other regexes use
+//!   `regex::bytes`, whose literal prefilters (including case-insensitive alternations
+//!   such as `(?i)timeout|refused`, searched with Teddy/Aho–Corasick) skip most of the
+//!   line before the regex engine runs. No filter allocates per line.
+
+use memchr::memmem::Finder;
+use regex::bytes::Regex;
+use regex_syntax::hir::{Hir, HirKind};
+
+use super::ip::IpMatcher;
+use super::pattern::PatternFilter;
+use super::StageError;
+
+/// One compiled line filter (possibly an `or` chain of alternatives).
+#[derive(Debug, Clone)]
+pub struct LineFilter {
+    negated: bool,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    /// Matches every line (an empty needle or empty regex among the alternatives).
+    Always,
+    Contains(Vec<Finder<'static>>),
+    Regex(Vec<Regex>),
+    Pattern(Vec<PatternFilter>),
+    Ip(Vec<IpMatcher>),
+}
+
+/// If the regex is a plain literal (no case folding, no operators), its bytes.
+fn regex_literal(expr: &str) -> Option<Vec<u8>> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(expr)
+        .ok()?;
+    literal_of(&hir)
+}
+
+fn literal_of(hir: &Hir) -> Option<Vec<u8>> {
+    match hir.kind() {
+        HirKind::Literal(l) => Some(l.0.to_vec()),
+        HirKind::Capture(c) => literal_of(&c.sub),
+        HirKind::Concat(parts) => {
+            let mut out = Vec::new();
+            for p in parts {
+                out.extend(literal_of(p)?);
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+impl LineFilter {
+    /// `|= "a" or "b"`: the line contains any of the strings.
+    pub fn contains<S: AsRef<[u8]>>(needles: &[S]) -> Self {
+        Self::contains_kind(needles, false)
+    }
+
+    /// `!= "a" or "b"`: the line contains none of the strings.
+    pub fn not_contains<S: AsRef<[u8]>>(needles: &[S]) -> Self {
+        Self::contains_kind(needles, true)
+    }
+
+    fn contains_kind<S: AsRef<[u8]>>(needles: &[S], negated: bool) -> Self {
+        let kind = if needles.is_empty() || needles.iter().any(|n| n.as_ref().is_empty()) {
+            Kind::Always
+        } else {
+            Kind::Contains(
+                needles
+                    .iter()
+                    .map(|n| Finder::new(n.as_ref()).into_owned())
+                    .collect(),
+            )
+        };
+        LineFilter { negated, kind }
+    }
+
+    /// `|~ "re" or "re2"`: any regex matches somewhere in the line.
+    ///
+    /// ```
+    /// use logjar_logql::eval::linefilter::LineFilter;
+    /// let f = LineFilter::regex(&["(?i)timeout|refused"]).unwrap();
+    /// assert!(f.matches(b"connection REFUSED by peer"));
+    /// assert!(!f.matches(b"all good"));
+    /// ```
+    pub fn regex<S: AsRef<str>>(exprs: &[S]) -> Result<Self, StageError> {
+        Self::regex_kind(exprs, false)
+    }
+
+    /// `!~ "re" or "re2"`: no regex matches.
+    pub fn not_regex<S: AsRef<str>>(exprs: &[S]) -> Result<Self, StageError> {
+        Self::regex_kind(exprs, true)
+    }
+
+    fn regex_kind<S: AsRef<str>>(exprs: &[S], negated: bool) -> Result<Self, StageError> {
+        let mut literals = Vec::new();
+        let mut regexes = Vec::new();
+        for e in exprs {
+            let e = e.as_ref();
+            let re = Regex::new(e).map_err(|err| StageError::new(err.to_string()))?;
+            match regex_literal(e) {
+                Some(lit) => literals.push(lit),
+                None => regexes.push(re),
+            }
+        }
+        if exprs.is_empty() || literals.iter().any(Vec::is_empty) {
+            return Ok(LineFilter {
+                negated,
+                kind: Kind::Always,
+            });
+        }
+        let kind = if regexes.is_empty() {
+            Kind::Contains(
+                literals
+                    .iter()
+                    .map(|l| Finder::new(l).into_owned())
+                    .collect(),
+            )
+        } else {
+            // Mixed chains: fold literals back into regexes so one kind is checked.
+            for l in literals {
+                let s = String::from_utf8_lossy(&l).into_owned();
+                regexes.push(
+                    Regex::new(&regex::escape(&s))
+                        .map_err(|err| StageError::new(err.to_string()))?,
+                );
+            }
+            Kind::Regex(regexes)
+        };
+        Ok(LineFilter { negated, kind })
+    }
+
+    /// `|> "<_> error <_>" or "…"`: any pattern matches.
+    pub fn pattern<S: AsRef<str>>(patterns: &[S]) -> Result<Self, StageError> {
+        Self::pattern_kind(patterns, false)
+    }
+
+    /// `!> "…"`: no pattern matches.
+    pub fn not_pattern<S: AsRef<str>>(patterns: &[S]) -> Result<Self, StageError> {
+        Self::pattern_kind(patterns, true)
+    }
+
+    fn pattern_kind<S: AsRef<str>>(patterns: &[S], negated: bool) -> Result<Self, StageError> {
+        let ps = patterns
+            .iter()
+            .map(|p| PatternFilter::new(p.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(LineFilter {
+            negated,
+            kind: Kind::Pattern(ps),
+        })
+    }
+
+    /// `|= ip("…") or ip("…")`: an address in range appears in the line.
+    pub fn ip<S: AsRef<str>>(patterns: &[S]) -> Result<Self, StageError> {
+        Self::ip_kind(patterns, false)
+    }
+
+    /// `!= ip("…")`: no address in range appears in the line.
+    pub fn not_ip<S: AsRef<str>>(patterns: &[S]) -> Result<Self, StageError> {
+        Self::ip_kind(patterns, true)
+    }
+
+    fn ip_kind<S: AsRef<str>>(patterns: &[S], negated: bool) -> Result<Self, StageError> {
+        let ms = patterns
+            .iter()
+            .map(|p| IpMatcher::new(p.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(LineFilter {
+            negated,
+            kind: Kind::Ip(ms),
+        })
+    }
+
+    /// True if the line passes the filter.
+    #[inline]
+    pub fn matches(&self, line: &[u8]) -> bool {
+        let any = match &self.kind {
+            Kind::Always => true,
+            Kind::Contains(fs) => fs.iter().any(|f| f.find(line).is_some()),
+            Kind::Regex(rs) => rs.iter().any(|r| r.is_match(line)),
+            Kind::Pattern(ps) => ps.iter().any(|p| p.matches(line)),
+            Kind::Ip(ms) => ms.iter().any(|m| m.matches_in(line)),
+        };
+        any != self.negated
+    }
+
+    /// True for `!=`, `!~`, `!>` filters.
+    pub fn is_negated(&self) -> bool {
+        self.negated
+    }
+
+    /// A byte string every matching line must contain, if this filter has one: the
+    /// storage layer may skip blocks that do not contain it. Only positive filters
+    /// with a single alternative give one (a literal, a literal regex, or the longest
+    /// literal of a pattern).
+    pub fn required_literal(&self) -> Option<&[u8]> {
+        if self.negated {
+            return None;
+        }
+        match &self.kind {
+            Kind::Contains(fs) if fs.len() == 1 => Some(fs[0].needle()),
+            Kind::Pattern(ps) if ps.len() == 1 => ps[0].literals().max_by_key(|l| l.len()),
+            _ => None,
+        }
+    }
+}
+
+/// Runs a chain of filters (all must pass), cheapest first is the caller's choice.
+pub fn matches_all(filters: &[LineFilter], line: &[u8]) -> bool {
+    filters.iter().all(|f| f.matches(line))
+}
+
+/// The longest literal required by any filter of a chain (see
+/// [`LineFilter::required_literal`]).
+pub fn required_literal(filters: &[LineFilter]) -> Option<&[u8]> {
+    filters
+        .iter()
+        .filter_map(LineFilter::required_literal)
+        .max_by_key(|l| l.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contains_chains() {
+        let f = LineFilter::contains(&["error", "warn"]);
+        assert!(f.matches(b"an error"));
+        assert!(f.matches(b"warn: x"));
+        assert!(!f.matches(b"info"));
+        let n = LineFilter::not_contains(&["error", "warn"]);
+        assert!(!n.matches(b"an error"));
+        assert!(!n.matches(b"warn"));
+        assert!(n.matches(b"info"));
+        assert!(LineFilter::contains(&[""]).matches(b"x"));
+        assert!(!LineFilter::not_contains(&[""]).matches(b"x"));
+        assert!(LineFilter::contains(&["成功"]).matches("处理成功".as_bytes()));
+        assert!(LineFilter::contains(&[&b"\xff"[..]]).matches(b"a\xffb"));
+    }
+
+    #[test]
+    fn regex_filters() {
+        let f = LineFilter::regex(&["(?i)timeout|refused"]).unwrap();
+        assert!(f.matches(b"Connection Timeout"));
+        assert!(f.matches(b"REFUSED \xff"));
+        assert!(!f.matches(b"ok"));
+        let lit = LineFilter::regex(&["abc"]).unwrap();
+        assert!(matches!(lit.kind, Kind::Contains(_)));
+        assert!(lit.matches(b"xxabcxx"));
+        let not = LineFilter::not_regex(&["err(or)?", "fail"]).unwrap();
+        assert!(!not.matches(b"an err"));
+        assert!(!not.matches(b"fail"));
+        assert!(not.matches(b"fine"));
+        assert!(LineFilter::regex(&[""]).unwrap().matches(b"x"));
+        assert!(LineFilter::regex(&["("]).is_err());
+        // not anchored
+        assert!(LineFilter::regex(&["^a.c$"]).unwrap().matches(b"abc"));
+        assert!(!LineFilter::regex(&["^a.c$"]).unwrap().matches(b"xabc"));
+        let mixed = LineFilter::regex(&["a.b", "lit"]).unwrap();
+        assert!(mixed.matches(b"a lit"));
+        assert!(mixed.matches(b"axb"));
+    }
+
+    #[test]
+    fn pattern_and_ip_filters() {
+        let p = LineFilter::pattern(&["<_> error <_>"]).unwrap();
+        assert!(p.matches(b"x error y"));
+        assert!(!LineFilter::not_pattern(&["<_> error <_>"])
+            .unwrap()
+            .matches(b"x error y"));
+        assert!(LineFilter::pattern(&["<a>"]).is_err());
+        let ip = LineFilter::ip(&["10.0.0.0/8"]).unwrap();
+        assert!(ip.matches(b"from 10.1.2.3"));
+        assert!(!ip.matches(b"from 11.1.2.3"));
+        assert!(LineFilter::not_ip(&["10.0.0.0/8"])
+            .unwrap()
+            .matches(b"from 11.1.2.3"));
+        assert!(LineFilter::ip(&["nope"]).is_err());
+    }
+
+    #[test]
+    fn literals_for_storage() {
+        let chain = vec![
+            LineFilter::contains(&["error"]),
+            LineFilter::pattern(&["<_> connection refused <_>"]).unwrap(),
+            LineFilter::not_contains(&["debug-something-long"]),
+        ];
+        assert_eq!(required_literal(&chain), Some(&b" connection refused "[..]));
+        assert!(matches_all(&chain, b"x error connection refused y"));
+        assert_eq!(LineFilter::contains(&["a", "b"]).required_literal(), None);
+    }
+}
