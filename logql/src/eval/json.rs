@@ -209,6 +209,11 @@ impl JsonParser {
     /// be named after flattening, sanitising and `_extracted` renaming) and stops once
     /// all were found. Names ending in `_extracted` also match the unsuffixed key, as
     /// Loki's parser hints do. Labels outside `needed` are not produced.
+    ///
+    /// An **empty** set means the query needs no label at all (Loki's `NoLabels` hint,
+    /// e.g. `sum(rate({app="api"} | json [5m]))`): lines are then not parsed and no
+    /// `__error__` is ever set, as in Loki. Pass `["__error__"]` to parse fully for
+    /// error detection without extracting anything.
     pub fn with_needed_keys<I, S>(needed: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -258,6 +263,7 @@ impl JsonParser {
     pub fn parse(&mut self, line: &[u8], labels: &mut LabelsBuilder) {
         let mode = std::mem::replace(&mut self.mode, Mode::Params(Vec::new()));
         match &mode {
+            Mode::Flatten { needed: Some(n) } if n.count == 0 => {}
             Mode::Flatten { needed } => {
                 let mut st = FlattenState {
                     key: &mut self.key,
@@ -1017,5 +1023,18 @@ mod tests {
         let mut b = LabelsBuilder::new();
         JsonParser::new().parse(line.as_bytes(), &mut b);
         assert_eq!(b.get("a_a_a_a_a_a_a_a_a_a"), Some("1"));
+    }
+
+    #[test]
+    fn no_labels_hint_skips_parsing() {
+        let mut b = LabelsBuilder::new();
+        JsonParser::with_needed_keys(Vec::<String>::new()).parse(b"not json", &mut b);
+        assert!(b.is_unchanged());
+        let mut b = LabelsBuilder::new();
+        JsonParser::with_needed_keys(["__error__"]).parse(b"not json", &mut b);
+        assert_eq!(b.error(), Some("JSONParserErr"));
+        let mut b = LabelsBuilder::new();
+        JsonParser::with_needed_keys(["__error__"]).parse(br#"{"a":1}"#, &mut b);
+        assert!(b.is_unchanged());
     }
 }
