@@ -108,7 +108,19 @@ impl IpMatcher {
     pub fn matches_in(&self, text: &[u8]) -> bool {
         let n = text.len();
         let mut i = 0;
+        // Every hint needs a '.' or ':' within the next four bytes, so positions far from
+        // the next separator are skipped without changing which tokens are examined.
+        let mut next_sep = 0usize;
         while i < n {
+            if next_sep < i {
+                match memchr::memchr2(b'.', b':', &text[i..]) {
+                    Some(o) => next_sep = i + o,
+                    None => return false,
+                }
+            }
+            if next_sep > i + 4 {
+                i = next_sep - 4;
+            }
             if i + 3 < n && ipv4_hint(&text[i..i + 4]) {
                 let (ok, len) = self.try_token(text, i, is_v4_char);
                 if ok {
@@ -234,5 +246,46 @@ mod tests {
         let m = IpMatcher::new("1.2.3.4").unwrap();
         // too short for the IPv4 hint window only when fewer than 4 bytes remain
         assert!(!m.matches_in(b"1.2"));
+    }
+
+    /// Loki's scan without the separator skip, as the reference.
+    fn naive(m: &IpMatcher, text: &[u8]) -> bool {
+        let n = text.len();
+        let mut i = 0;
+        while i < n {
+            if i + 3 < n && ipv4_hint(&text[i..i + 4]) {
+                let (ok, len) = m.try_token(text, i, is_v4_char);
+                if ok {
+                    return true;
+                }
+                i += len + 1;
+                continue;
+            }
+            if i + 4 < n && ipv6_hint(&text[i..i + 5]) {
+                let (ok, len) = m.try_token(text, i, is_v6_char);
+                if ok {
+                    return true;
+                }
+                i += len + 1;
+                continue;
+            }
+            i += 1;
+        }
+        false
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn skipping_scan_equals_naive_scan(
+            text in "[a-fx 0-9]{0,8}([0-9]{1,4}[.]){0,4}[0-9]{0,3}( [0-9a-f.: x]{0,30})?",
+        ) {
+            for pat in [
+                "1.2.3.4", "0.0.0.0/0", "::/0", "a::1", "100.0.0.0-199.255.255.255",
+                "12.0.0.0/8", "::1-::ffff",
+            ] {
+                let m = IpMatcher::new(pat).unwrap();
+                proptest::prop_assert_eq!(m.matches_in(text.as_bytes()), naive(&m, text.as_bytes()), "{} {}", pat, text);
+            }
+        }
     }
 }

@@ -12,7 +12,7 @@
 //!   numbers are kept **as written** (`5.56909`, `1e3`), booleans become `true`/`false`.
 //!   Invalid UTF-8 and U+FFFD in a string value become a space each. A string value with
 //!   an invalid escape becomes the empty string.
-//! - Keys are sanitised ([`sanitize_label_key`]); the leading-digit `_` prefix applies only
+//! - Keys are sanitised ([`sanitize_label_key`](crate::eval::labels::sanitize_label_key)); the leading-digit `_` prefix applies only
 //!   to the first segment. A top-level key that sanitises to nothing (`" "`) adds no
 //!   prefix segment, so `{" ":{"foo":"bar"}}` gives `foo="bar"`. A key that clashes with a
 //!   stream label gets `_extracted`. Duplicate keys: the last one wins.
@@ -28,7 +28,9 @@
 //!   *Assumed*: a malformed structure met while following a path sets `JSONParserErr`
 //!   with the jsonparser-style message; a duplicate key resolves to its first occurrence.
 //!
-//! Paths: `a`, `a.b`, `a[0]`, `a.b[1].c`, `["key with.dots"]`, `a["b"]`, `[0]`.
+//! Paths (Loki's `jsonexpr`): fields `[a-zA-Z_][a-zA-Z0-9_]*` joined by `.`, indexes `[0]`,
+//! and bracketed strings `["key with.dots"]` (no escapes: the string ends at `"` or `]`):
+//! `a`, `a.b`, `a[0]`, `a.b[1].c`, `a["b-c"]`, `[0]`. White space between tokens is ignored.
 //!
 //! The scanner works directly on the bytes, extracts only what is needed, and reuses its
 //! buffers: no DOM and no allocation per entry in the steady state.
@@ -86,34 +88,54 @@ pub enum PathStep {
 pub fn parse_path(expr: &str) -> Result<Vec<PathStep>, StageError> {
     let err = |why: &str| StageError::new(format!("cannot parse expression [{expr}]: {why}"));
     let b = expr.as_bytes();
+    let is_ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n');
     let mut steps = Vec::new();
     let mut i = 0;
     let mut expect_field = true; // at start or after '.'
+    let mut after_dot = false;
     while i < b.len() {
         match b[i] {
+            c if is_ws(c) => i += 1,
             b'.' => {
                 if expect_field {
                     return Err(err("syntax error: unexpected ."));
                 }
                 expect_field = true;
+                after_dot = true;
                 i += 1;
             }
             b'[' => {
+                if after_dot {
+                    return Err(err("syntax error: unexpected ["));
+                }
                 i += 1;
+                while i < b.len() && is_ws(b[i]) {
+                    i += 1;
+                }
                 if i < b.len() && b[i] == b'"' {
-                    let (s, next) =
-                        read_quoted(expr, i).ok_or_else(|| err("unterminated string"))?;
-                    i = next;
-                    steps.push(PathStep::Key(s));
+                    // Loki's scanner has no escapes: the string ends at `"` or `]`.
+                    let start = i + 1;
+                    let end = b[start..]
+                        .iter()
+                        .position(|&c| c == b'"' || c == b']')
+                        .map_or(b.len(), |p| start + p);
+                    steps.push(PathStep::Key(expr[start..end].to_string()));
+                    i = end + usize::from(end < b.len() && b[end] == b'"');
                 } else {
                     let start = i;
                     while i < b.len() && b[i].is_ascii_digit() {
                         i += 1;
                     }
+                    if i < b.len() && b[i] == b'.' && i > start {
+                        return Err(err("cannot use float as array index"));
+                    }
                     let n: usize = expr[start..i]
                         .parse()
                         .map_err(|_| err("syntax error: expected an index or a string"))?;
                     steps.push(PathStep::Index(n));
+                }
+                while i < b.len() && is_ws(b[i]) {
+                    i += 1;
                 }
                 if i >= b.len() || b[i] != b']' {
                     return Err(err("syntax error: missing ]"));
@@ -121,48 +143,28 @@ pub fn parse_path(expr: &str) -> Result<Vec<PathStep>, StageError> {
                 i += 1;
                 expect_field = false;
             }
-            b']' | b'"' => return Err(err("syntax error: unexpected character")),
-            _ => {
+            c if c.is_ascii_alphabetic() || c == b'_' => {
                 if !expect_field {
                     return Err(err("syntax error: expected . or ["));
                 }
                 let start = i;
-                while i < b.len() && !matches!(b[i], b'.' | b'[' | b']' | b'"') {
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
                     i += 1;
                 }
                 steps.push(PathStep::Key(expr[start..i].to_string()));
                 expect_field = false;
+                after_dot = false;
+            }
+            _ => {
+                let ch = expr[i..].chars().next().unwrap_or('?');
+                return Err(err(&format!("unexpected char {ch}")));
             }
         }
     }
-    if steps.is_empty() || (expect_field && !b.is_empty()) {
+    if steps.is_empty() || expect_field {
         return Err(err("syntax error: empty path"));
     }
     Ok(steps)
-}
-
-/// Reads a double-quoted string with `\"` and `\\` escapes starting at `b[i] == '"'`.
-fn read_quoted(s: &str, i: usize) -> Option<(String, usize)> {
-    let b = s.as_bytes();
-    let mut out = String::new();
-    let mut j = i + 1;
-    let mut seg = j;
-    while j < b.len() {
-        match b[j] {
-            b'\\' if j + 1 < b.len() => {
-                out.push_str(&s[seg..j]);
-                out.push(b[j + 1] as char);
-                j += 2;
-                seg = j;
-            }
-            b'"' => {
-                out.push_str(&s[seg..j]);
-                return Some((out, j + 1));
-            }
-            _ => j += 1,
-        }
-    }
-    None
 }
 
 /// The `| json` stage.
@@ -207,6 +209,11 @@ impl JsonParser {
     /// be named after flattening, sanitising and `_extracted` renaming) and stops once
     /// all were found. Names ending in `_extracted` also match the unsuffixed key, as
     /// Loki's parser hints do. Labels outside `needed` are not produced.
+    ///
+    /// An **empty** set means the query needs no label at all (Loki's `NoLabels` hint,
+    /// e.g. `sum(rate({app="api"} | json [5m]))`): lines are then not parsed and no
+    /// `__error__` is ever set, as in Loki. Pass `["__error__"]` to parse fully for
+    /// error detection without extracting anything.
     pub fn with_needed_keys<I, S>(needed: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -256,6 +263,7 @@ impl JsonParser {
     pub fn parse(&mut self, line: &[u8], labels: &mut LabelsBuilder) {
         let mode = std::mem::replace(&mut self.mode, Mode::Params(Vec::new()));
         match &mode {
+            Mode::Flatten { needed: Some(n) } if n.count == 0 => {}
             Mode::Flatten { needed } => {
                 let mut st = FlattenState {
                     key: &mut self.key,
@@ -983,6 +991,17 @@ mod tests {
         assert!(JsonParser::with_params(&[("x", "a[")]).is_err());
         assert!(JsonParser::with_params(&[("x", "")]).is_err());
         assert!(JsonParser::with_params(&[("x", "a.")]).is_err());
+        assert!(JsonParser::with_params(&[("x", "a-b")]).is_err());
+        assert!(JsonParser::with_params(&[("x", "a[1.5]")]).is_err());
+        assert!(JsonParser::with_params(&[("x", "a.[0]")]).is_err());
+        assert_eq!(
+            parse_path(r#" a [ "k.e y" ] [2] "#).unwrap(),
+            vec![
+                PathStep::Key("a".into()),
+                PathStep::Key("k.e y".into()),
+                PathStep::Index(2)
+            ]
+        );
     }
 
     #[test]
@@ -1004,5 +1023,18 @@ mod tests {
         let mut b = LabelsBuilder::new();
         JsonParser::new().parse(line.as_bytes(), &mut b);
         assert_eq!(b.get("a_a_a_a_a_a_a_a_a_a"), Some("1"));
+    }
+
+    #[test]
+    fn no_labels_hint_skips_parsing() {
+        let mut b = LabelsBuilder::new();
+        JsonParser::with_needed_keys(Vec::<String>::new()).parse(b"not json", &mut b);
+        assert!(b.is_unchanged());
+        let mut b = LabelsBuilder::new();
+        JsonParser::with_needed_keys(["__error__"]).parse(b"not json", &mut b);
+        assert_eq!(b.error(), Some("JSONParserErr"));
+        let mut b = LabelsBuilder::new();
+        JsonParser::with_needed_keys(["__error__"]).parse(br#"{"a":1}"#, &mut b);
+        assert!(b.is_unchanged());
     }
 }

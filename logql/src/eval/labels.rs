@@ -159,6 +159,8 @@ pub struct LabelsBuilder {
     del: Slots,
     err: String,
     err_details: String,
+    /// Scratch names for [`keep`](Self::keep); its buffers are reused.
+    scratch: Slots,
 }
 
 impl LabelsBuilder {
@@ -330,15 +332,18 @@ impl LabelsBuilder {
     /// Keeps only the labels for which `keep(name, value)` is true (`| keep a, b="v"`).
     /// `__error__` and `__error_details__` are never removed.
     pub fn keep(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
-        let mut doomed: Vec<String> = Vec::new();
+        // Like Loki: every visible label that is not kept is deleted from all categories.
+        let mut doomed = std::mem::take(&mut self.scratch);
+        doomed.clear();
         self.for_each(|n, v| {
             if n != ERROR_LABEL && n != ERROR_DETAILS_LABEL && !keep(n, v) {
-                doomed.push(n.to_owned());
+                doomed.set(n, "");
             }
         });
-        for n in doomed {
-            self.delete(&n);
+        for (n, _) in doomed.live() {
+            self.delete(n);
         }
+        self.scratch = doomed;
     }
 
     /// Sets `__error__` (overwrites a previous error, as Loki does).
@@ -655,6 +660,15 @@ mod tests {
         b.delete(ERROR_LABEL);
         assert!(!b.has_error());
         assert_eq!(b.get(ERROR_DETAILS_LABEL), Some("bad"));
+    }
+
+    #[test]
+    fn keep_deletes_shadowed_stream_labels_too() {
+        let mut b = builder(&[("app", "x"), ("env", "prod")]);
+        b.set(LabelCategory::StructuredMetadata, "app", "y");
+        b.set_parsed("env", "dev");
+        b.keep(|n, v| n == "env" && v == "prod");
+        assert_eq!(b.sorted(), Vec::<(&str, &str)>::new());
     }
 
     #[test]

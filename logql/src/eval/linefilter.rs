@@ -38,6 +38,8 @@ enum Kind {
     Regex(Vec<Regex>),
     Pattern(Vec<PatternFilter>),
     Ip(Vec<IpMatcher>),
+    /// An `or` chain mixing kinds (`|= "a" or ip("…")`).
+    Any(Vec<LineFilter>),
 }
 
 /// If the regex is a plain literal (no case folding, no operators), its bytes.
@@ -187,6 +189,24 @@ impl LineFilter {
         })
     }
 
+    /// An `or` chain of positive filters of any kinds: passes if one of them passes
+    /// (`|= "a" or ip("10.0.0.0/8")`). Build it from non-negated filters.
+    pub fn any_of(filters: Vec<LineFilter>) -> Self {
+        LineFilter {
+            negated: false,
+            kind: Kind::Any(filters),
+        }
+    }
+
+    /// The negation of an `or` chain: passes if none of the filters passes
+    /// (`!= "a" or ip("…")` = contains neither). Build it from non-negated filters.
+    pub fn none_of(filters: Vec<LineFilter>) -> Self {
+        LineFilter {
+            negated: true,
+            kind: Kind::Any(filters),
+        }
+    }
+
     /// True if the line passes the filter.
     #[inline]
     pub fn matches(&self, line: &[u8]) -> bool {
@@ -196,6 +216,7 @@ impl LineFilter {
             Kind::Regex(rs) => rs.iter().any(|r| r.is_match(line)),
             Kind::Pattern(ps) => ps.iter().any(|p| p.matches(line)),
             Kind::Ip(ms) => ms.iter().any(|m| m.matches_in(line)),
+            Kind::Any(fs) => fs.iter().any(|f| f.matches(line)),
         };
         any != self.negated
     }
@@ -293,6 +314,17 @@ mod tests {
             .unwrap()
             .matches(b"from 11.1.2.3"));
         assert!(LineFilter::ip(&["nope"]).is_err());
+        let mixed = || {
+            vec![
+                LineFilter::contains(&["boom"]),
+                LineFilter::ip(&["10.0.0.0/8"]).unwrap(),
+            ]
+        };
+        assert!(LineFilter::any_of(mixed()).matches(b"from 10.0.0.1"));
+        assert!(LineFilter::any_of(mixed()).matches(b"boom"));
+        assert!(!LineFilter::any_of(mixed()).matches(b"calm"));
+        assert!(LineFilter::none_of(mixed()).matches(b"calm"));
+        assert!(!LineFilter::none_of(mixed()).matches(b"boom"));
     }
 
     #[test]

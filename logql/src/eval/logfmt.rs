@@ -24,6 +24,9 @@
 //! - with parameters (`| logfmt a, b="c"`), only those keys are extracted (renamed to the
 //!   identifier); every identifier that is not a stream label is first set to `""`, so
 //!   missing keys yield empty labels; empty values are kept; `--strict` applies.
+//! - parser hints ([`LogfmtParser::with_needed_keys`]): only the needed labels are set and
+//!   parsing stops once all were found, so errors after that point are not reported;
+//!   an empty set skips parsing (Loki's `NoLabels`).
 
 use super::labels::{errors, is_valid_label_name, sanitize_label_key, LabelsBuilder};
 use super::StageError;
@@ -337,6 +340,8 @@ pub struct LogfmtParser {
     keep_empty: bool,
     /// `(identifier, key in the line)` for `| logfmt a, b="c"`.
     params: Vec<(String, String)>,
+    /// Parser hints: only these labels are extracted (see [`LogfmtParser::with_needed_keys`]).
+    needed: Option<std::collections::HashSet<String>>,
     key: String,
     value: String,
 }
@@ -347,6 +352,31 @@ impl LogfmtParser {
         LogfmtParser {
             strict,
             keep_empty,
+            ..Default::default()
+        }
+    }
+
+    /// `| logfmt` that extracts only the labels in `needed` (named as they would be after
+    /// sanitising and `_extracted` renaming; a name ending in `_extracted` also matches the
+    /// bare key) and stops once all were found, like Loki's parser hints. An empty set
+    /// means no label is needed: lines are not parsed and no error is set (`NoLabels`).
+    pub fn with_needed_keys<I, S>(strict: bool, keep_empty: bool, needed: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut names = std::collections::HashSet::new();
+        for n in needed {
+            let n: String = n.into();
+            if let Some(s) = n.strip_suffix(super::labels::DUPLICATE_SUFFIX) {
+                names.insert(s.to_string());
+            }
+            names.insert(n);
+        }
+        LogfmtParser {
+            strict,
+            keep_empty,
+            needed: Some(names),
             ..Default::default()
         }
     }
@@ -386,6 +416,13 @@ impl LogfmtParser {
 
     /// Parses one line into `labels`.
     pub fn parse(&mut self, line: &[u8], labels: &mut LabelsBuilder) {
+        let mut remaining = usize::MAX;
+        if let Some(n) = &self.needed {
+            if n.is_empty() {
+                return;
+            }
+            remaining = n.len();
+        }
         if !self.params.is_empty() {
             for (id, _) in &self.params {
                 if !labels.base_has(id) {
@@ -416,7 +453,18 @@ impl LogfmtParser {
                 if labels.base_has(&self.key) {
                     self.key.push_str(super::labels::DUPLICATE_SUFFIX);
                 }
+                if let Some(n) = &self.needed {
+                    if !n.contains(self.key.as_str()) {
+                        continue;
+                    }
+                    if !labels.parsed().any(|(k, _)| k == self.key) {
+                        remaining -= 1;
+                    }
+                }
                 labels.set_parsed(&self.key, &self.value);
+                if remaining == 0 {
+                    break;
+                }
             } else {
                 let Some((id, _)) = self.params.iter().find(|(_, k)| *k == *sanitized) else {
                     continue;
@@ -604,5 +652,27 @@ mod tests {
         let mut p = LogfmtParser::new(false, false);
         let b = run(&mut p, &[], b"a=1 a=2");
         assert_eq!(b.get("a"), Some("2"));
+    }
+
+    #[test]
+    fn needed_keys() {
+        let mut p = LogfmtParser::with_needed_keys(true, false, ["status", "app_extracted"]);
+        let b = run(&mut p, &[("app", "s")], b"app=a status=500 level=x");
+        assert_eq!(
+            sorted(&b),
+            pairs(&[("app", "s"), ("app_extracted", "a"), ("status", "500")])
+        );
+        // `app_extracted` also asks for `app`, which is never set: no early stop (as Loki)
+        let b = run(&mut p, &[("app", "s")], b"app=a status=500 bad\"pair");
+        assert!(b.has_error());
+        // stops once everything needed was found: a later malformed pair is not seen
+        let mut p = LogfmtParser::with_needed_keys(true, false, ["status"]);
+        let b = run(&mut p, &[], b"app=a status=500 bad\"pair");
+        assert!(!b.has_error());
+        assert_eq!(sorted(&b), pairs(&[("status", "500")]));
+        let mut p = LogfmtParser::with_needed_keys(true, false, Vec::<String>::new());
+        assert!(run(&mut p, &[], b"a\"b").is_unchanged());
+        let mut p = LogfmtParser::with_needed_keys(true, false, ["__error__"]);
+        assert!(run(&mut p, &[], b"a\"b").has_error());
     }
 }

@@ -17,6 +17,31 @@
 //!
 //! The reference for every behaviour is Grafana Loki v3 (`pkg/logql/log`); each module
 //! starts with notes on the semantics it follows and which of them were assumed.
+//!
+//! # Wiring a pipeline
+//!
+//! Build every stage once per query (constructors return [`StageError`] for invalid
+//! query text, which is a 400 in Loki). Per stream call
+//! [`LabelsBuilder::set_stream`]; per entry call [`LabelsBuilder::reset`], add the
+//! entry's structured metadata with [`LabelsBuilder::add_structured_metadata`], then run
+//! the stages in query order:
+//!
+//! - a line filter drops the entry when [`linefilter::LineFilter::matches`] is false;
+//! - parsers add labels or set `__error__`/`__error_details__` and never drop entries;
+//! - `line_format` renders a [`template::Template`] against the builder
+//!   ([`LabelsBuilder`] implements [`template::LabelLookup`]) and the current line; a
+//!   [`template::TemplateError::Exec`] sets `__error__="TemplateFormatErr"` with the
+//!   message as details and leaves the line unchanged;
+//! - `label_format dst=src` is `get(src)` → `set_parsed(dst)` → `delete(src)`;
+//!   `dst="{{…}}"` renders a template named `label` and sets it;
+//! - `drop` uses [`LabelsBuilder::delete`], `keep` uses [`LabelsBuilder::keep`];
+//! - `decolorize` replaces the line with [`decolorize::decolorize`]'s output.
+//!
+//! In metric queries, give parsers the labels the query needs
+//! (`JsonParser::with_needed_keys`, `LogfmtParser::with_needed_keys`); an empty set
+//! reproduces Loki's `NoLabels` behaviour (nothing is parsed, no error is set).
+//! Finally [`LabelsBuilder::write_sorted`] yields the entry's label set;
+//! [`LabelsBuilder::is_unchanged`] tells when it equals the stream's labels.
 
 pub mod decolorize;
 pub mod ip;

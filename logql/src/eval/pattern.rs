@@ -15,6 +15,8 @@
 //!   trailing text after a final literal is ignored. When a literal is not found the
 //!   current capture takes the rest of the line and later captures are **not set**.
 //!   An empty line extracts nothing. Clashes with stream labels get `_extracted`.
+//!   *Difference*: label values are UTF-8 strings here, so invalid UTF-8 in a capture
+//!   becomes U+FFFD (Loki keeps the raw bytes).
 //! - Filter (`|>`): named captures are rejected (`named captures are not allowed`).
 //!   Literals are searched in order; a literal after a capture must not directly follow
 //!   the previous match (empty captures do not match); the first literal may be found

@@ -133,12 +133,11 @@ impl<'a, 'o> Exec<'a, 'o> {
                     .collect()
             }
             Value::Int(n) => {
-                if *n as usize > MAX_ITERATIONS
-                    || self.iterations + (*n).max(0) as usize > MAX_ITERATIONS
-                {
+                let n = usize::try_from(*n).unwrap_or(0); // a negative count iterates zero times
+                if n > MAX_ITERATIONS.saturating_sub(self.iterations) {
                     return Err(self.err(p.pos, &show_pipe(p), "range: too many iterations"));
                 }
-                (0..(*n).max(0))
+                (0..n as i64)
                     .map(|i| (Value::Int(i), Value::Int(i)))
                     .collect()
             }

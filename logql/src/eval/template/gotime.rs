@@ -106,7 +106,7 @@ impl GoTime {
     }
 
     fn civil(&self) -> Civil {
-        let local = self.secs + i64::from(self.offset);
+        let local = self.secs.saturating_add(i64::from(self.offset));
         let days = local.div_euclid(86_400);
         let sod = local.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
@@ -230,7 +230,8 @@ impl GoTime {
                 Std::LongMonth | Std::Month => {
                     let idx = MONTHS.iter().position(|m| {
                         let m = if tok == Std::Month { &m[..3] } else { m };
-                        v.len() >= m.len() && v[..m.len()].eq_ignore_ascii_case(m)
+                        v.len() >= m.len()
+                            && v.as_bytes()[..m.len()].eq_ignore_ascii_case(m.as_bytes())
                     })?;
                     let len = if tok == Std::Month {
                         3
@@ -243,7 +244,8 @@ impl GoTime {
                 Std::LongWeekDay | Std::WeekDay => {
                     let idx = DAYS.iter().position(|d| {
                         let d = if tok == Std::WeekDay { &d[..3] } else { d };
-                        v.len() >= d.len() && v[..d.len()].eq_ignore_ascii_case(d)
+                        v.len() >= d.len()
+                            && v.as_bytes()[..d.len()].eq_ignore_ascii_case(d.as_bytes())
                     })?;
                     let len = if tok == Std::WeekDay {
                         3

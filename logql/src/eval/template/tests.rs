@@ -318,3 +318,15 @@ fn deep_nesting_is_an_error_not_a_crash() {
     let ok_nest = "{{ if 1 }}".repeat(50) + "x" + &"{{ end }}".repeat(50);
     assert_eq!(render(&ok_nest).unwrap(), "x");
 }
+
+#[test]
+fn edge_values_do_not_panic() {
+    assert_eq!(ok("{{ range -3 }}x{{ else }}none{{ end }}"), "none");
+    assert!(render("{{ range 100000000 }}{{ end }}").is_err());
+    assert_eq!(
+        ok("{{ toDate \"Jan 2006\" \"é 2020\" | unixEpoch }}"),
+        "-62135596800"
+    );
+    assert!(!ok("{{ date \"2006-01-02\" 9223372036854775807 }}").is_empty());
+    assert!(!ok("{{ date \"2006\" -9223372036854775807 }}").is_empty());
+}
