@@ -144,7 +144,10 @@ fn labels(app: &str) -> Labels {
     Labels::new([("app", app)]).unwrap()
 }
 
-fn write_segment(dir: &Path) -> (PathBuf, Vec<u8>, Vec<Vec<(i64, Vec<u8>)>>) {
+/// Rows `(ts, line)` of each chunk.
+type ChunkRows = Vec<Vec<(i64, Vec<u8>)>>;
+
+fn write_segment(dir: &Path) -> (PathBuf, Vec<u8>, ChunkRows) {
     let path = segment_path(dir, 1);
     let mut w = SegmentWriter::create(&path, "fake").unwrap();
     let mut expect = Vec::new();
@@ -170,7 +173,7 @@ fn write_segment(dir: &Path) -> (PathBuf, Vec<u8>, Vec<Vec<(i64, Vec<u8>)>>) {
 }
 
 /// Opens and decodes everything; `Ok(rows per chunk)` only when every check passed.
-fn read_segment(path: &Path) -> logjar::Result<Vec<Vec<(i64, Vec<u8>)>>> {
+fn read_segment(path: &Path) -> logjar::Result<ChunkRows> {
     let seg = Segment::open(path)?;
     let mut out = DecodedBlock::new();
     let (mut ts, mut lens) = (Vec::new(), Vec::new());
