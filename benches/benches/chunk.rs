@@ -93,6 +93,48 @@ fn encode(streams: &[Stream], level: i32) -> Vec<EncodedChunk> {
         .collect()
 }
 
+/// CPU time this thread has used, in ns (Linux `schedstat`): figures that hold on a
+/// machine shared with other work, unlike wall-clock time.
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// MB/s of raw line bytes per CPU-second of `f`, run `iters` times.
+fn cpu_mb_per_s(raw: u64, iters: u32, mut f: impl FnMut()) -> Option<f64> {
+    f();
+    let start = thread_cpu_ns()?;
+    for _ in 0..iters {
+        f();
+    }
+    let ns = thread_cpu_ns()?.saturating_sub(start).max(1);
+    Some(raw as f64 * f64::from(iters) / ns as f64 * 1e3)
+}
+
+fn decode_all(chunks: &[EncodedChunk], out: &mut DecodedBlock) -> usize {
+    let mut n = 0usize;
+    for c in chunks {
+        for m in &c.blocks {
+            let bytes = c.block_bytes(m).expect("block in chunk");
+            decode_block(bytes, out).expect("decode");
+            n += out.len();
+        }
+    }
+    n
+}
+
+fn decode_sizes_all(chunks: &[EncodedChunk], ts: &mut Vec<i64>, lens: &mut Vec<u32>) -> u64 {
+    let mut bytes_seen = 0u64;
+    for c in chunks {
+        for m in &c.blocks {
+            let bytes = c.block_bytes(m).expect("block in chunk");
+            decode_block_sizes(bytes, ts, lens).expect("decode");
+            bytes_seen += lens.iter().map(|&l| u64::from(l)).sum::<u64>();
+        }
+    }
+    bytes_seen
+}
+
 fn bench_chunk(c: &mut Criterion) {
     let streams = load();
     let raw: u64 = streams
@@ -112,36 +154,32 @@ fn bench_chunk(c: &mut Criterion) {
             "chunk: zstd level {level}: {entries} entries, {raw} raw line bytes -> {stored} bytes = {:.2}% of raw",
             stored as f64 * 100.0 / raw as f64
         );
+        let mut out = DecodedBlock::new();
+        let (mut ts, mut lens) = (Vec::new(), Vec::new());
+        let enc = cpu_mb_per_s(raw, 3, || {
+            black_box(encode(&streams, level));
+        });
+        let dec = cpu_mb_per_s(raw, 10, || {
+            black_box(decode_all(&chunks, &mut out));
+        });
+        let sizes = cpu_mb_per_s(raw, 30, || {
+            black_box(decode_sizes_all(&chunks, &mut ts, &mut lens));
+        });
+        if let (Some(enc), Some(dec), Some(sizes)) = (enc, dec, sizes) {
+            eprintln!(
+                "chunk: zstd level {level}, per CPU-second: encode {enc:.0} MB/s ({:.2} M entries/s), \
+                 decode {dec:.0} MB/s, sizes-only {sizes:.0} MB/s",
+                enc * 1e6 / raw as f64 * entries as f64 / 1e6
+            );
+        }
         g.bench_function(BenchmarkId::new("encode", level), |b| {
             b.iter(|| black_box(encode(black_box(&streams), level)))
         });
         g.bench_function(BenchmarkId::new("decode_full", level), |b| {
-            let mut out = DecodedBlock::new();
-            b.iter(|| {
-                let mut n = 0usize;
-                for c in &chunks {
-                    for m in &c.blocks {
-                        let bytes = c.block_bytes(m).expect("block in chunk");
-                        decode_block(bytes, &mut out).expect("decode");
-                        n += out.len();
-                    }
-                }
-                assert_eq!(n, entries);
-            })
+            b.iter(|| assert_eq!(decode_all(&chunks, &mut out), entries))
         });
         g.bench_function(BenchmarkId::new("decode_sizes", level), |b| {
-            let (mut ts, mut lens) = (Vec::new(), Vec::new());
-            b.iter(|| {
-                let mut bytes_seen = 0u64;
-                for c in &chunks {
-                    for m in &c.blocks {
-                        let bytes = c.block_bytes(m).expect("block in chunk");
-                        decode_block_sizes(bytes, &mut ts, &mut lens).expect("decode");
-                        bytes_seen += lens.iter().map(|&l| u64::from(l)).sum::<u64>();
-                    }
-                }
-                assert_eq!(bytes_seen, raw);
-            })
+            b.iter(|| assert_eq!(decode_sizes_all(&chunks, &mut ts, &mut lens), raw))
         });
     }
     g.finish();

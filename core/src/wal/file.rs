@@ -99,16 +99,32 @@ impl WalWriter {
                 payload.len()
             )));
         }
-        if !self.buf.is_empty() && self.buf.len() + RECORD_HEADER_LEN + payload.len() > BUFFER_BYTES
-        {
+        let framed = RECORD_HEADER_LEN + payload.len();
+        if !self.buf.is_empty() && self.buf.len() + framed > BUFFER_BYTES {
             self.write_out()?;
         }
-        put_u32(&mut self.buf, payload.len() as u32);
-        put_u32(&mut self.buf, crc32fast::hash(payload));
+        let mut header = [0u8; RECORD_HEADER_LEN];
+        header[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+        header[4..].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        if framed > BUFFER_BYTES {
+            // Too big to buffer: straight to the OS, without copying the payload.
+            self.write_raw(&header)?;
+            return self.write_raw(payload);
+        }
+        self.buf.extend_from_slice(&header);
         self.buf.extend_from_slice(payload);
         if self.buf.len() >= BUFFER_BYTES {
             self.write_out()?;
         }
+        Ok(())
+    }
+
+    fn write_raw(&mut self, bytes: &[u8]) -> Result<()> {
+        if let Err(e) = self.file.write_all(bytes) {
+            self.poisoned = Some(format!("WAL write to {} failed: {e}", self.path.display()));
+            return Err(Error::io(&self.path, e));
+        }
+        self.flushed += bytes.len() as u64;
         Ok(())
     }
 
@@ -119,11 +135,10 @@ impl WalWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
-        if let Err(e) = self.file.write_all(&self.buf) {
-            self.poisoned = Some(format!("WAL write to {} failed: {e}", self.path.display()));
-            return Err(Error::io(&self.path, e));
-        }
-        self.flushed += self.buf.len() as u64;
+        let buf = std::mem::take(&mut self.buf);
+        let res = self.write_raw(&buf);
+        self.buf = buf;
+        res?;
         self.buf.clear();
         Ok(())
     }
