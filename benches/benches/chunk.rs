@@ -8,6 +8,8 @@
 //! ```sh
 //! LOGJAR_BENCH_NDJSON=/tmp/gen200k.ndjson cargo bench -p logjar-benches --bench chunk
 //! ```
+//! Besides criterion's wall-clock figures, it prints throughput per CPU-second of the
+//! benchmark thread (from `/proc/thread-self/schedstat`), which holds on a busy machine.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -147,7 +149,12 @@ fn bench_chunk(c: &mut Criterion) {
     let mut g = c.benchmark_group("chunk");
     g.throughput(Throughput::Bytes(raw));
     g.sample_size(10);
-    for level in [1, 3] {
+    // Levels to compare, e.g. LOGJAR_BENCH_LEVELS=1,3,6 (default 1,3).
+    let levels: Vec<i32> = std::env::var("LOGJAR_BENCH_LEVELS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 3]);
+    for level in levels {
         let chunks = encode(&streams, level);
         let stored: usize = chunks.iter().map(|c| c.bytes.len()).sum();
         eprintln!(
