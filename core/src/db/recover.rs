@@ -218,6 +218,11 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
         };
         report.wal_files += 1;
         report.wal_records += outcome.records;
+        if outcome.records == 0 {
+            // Nothing in it (an open without writes, or only a torn record): keeping
+            // it would only make every later open replay one more empty file.
+            remove_file(path);
+        }
         if let Some(t) = outcome.torn_tail {
             log::warn!(
                 "{}: cut a torn last record at byte {} ({} bytes): a push interrupted by a crash, never acknowledged",
