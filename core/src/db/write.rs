@@ -368,18 +368,14 @@ impl Inner {
         let wt = w.tenants.entry(tenant.to_owned()).or_default();
         for (labels, ents) in groups {
             let id = index.get_or_insert(labels);
-            for e in ents.iter() {
-                if view
-                    .live
-                    .insert(tenant, id, (e.ts, &e.line, &e.metadata), cfg)
-                {
-                    out.accepted += 1;
-                    out.bytes += e.line.len() as u64;
+            let (n, bytes) = view
+                .live
+                .insert(tenant, id, ents.iter().copied(), cfg, |e| {
                     wt.observe(id, e.ts);
-                } else {
-                    out.duplicates += 1;
-                }
-            }
+                });
+            out.accepted += n;
+            out.bytes += bytes;
+            out.duplicates += ents.len() as u64 - n;
         }
         out
     }
