@@ -169,9 +169,11 @@ impl LabelIndex {
     /// and some id is unknown. It has no postings, so no matcher that needs a label
     /// selects it, and it holds no data.
     pub fn push_placeholder(&mut self) -> u32 {
+        let labels = Labels::default();
+        let fingerprint = labels.fingerprint();
         self.streams.push(StreamInfo {
-            labels: Labels::default(),
-            fingerprint: 0,
+            labels,
+            fingerprint,
         });
         self.len() - 1
     }
