@@ -4,6 +4,7 @@
 //!
 //! Small synthetic data by default. Realistic size:
 //! `LOGJAR_BENCH_NDJSON=/tmp/d1m.ndjson LOGJAR_BENCH_ENTRIES=1000000 cargo bench -p logjar-benches --bench push`.
+//! `LOGJAR_BENCH_REPORT_ONLY=1` prints the one-shot figures and skips the criterion loops.
 //! Peak memory of a streaming ingest (parse and push line by line, nothing preloaded):
 //! `LOGJAR_BENCH_STREAM=/tmp/d1m.ndjson cargo bench -p logjar-benches --bench push`.
 
@@ -16,8 +17,23 @@ use criterion::{criterion_group, Criterion, Throughput};
 use logjar::options::SyncMode;
 use logjar::{Db, Options};
 
+/// Options of a sync mode; `LOGJAR_BENCH_ZSTD` overrides the zstd level and
+/// `LOGJAR_BENCH_HEAD_MB` the head memory budget, to compare trade-offs.
 fn options(mode: SyncMode) -> Options {
-    Options::default().sync(mode)
+    let mut o = Options::default().sync(mode);
+    if let Some(level) = std::env::var("LOGJAR_BENCH_ZSTD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        o.zstd_level = level;
+    }
+    if let Some(mb) = std::env::var("LOGJAR_BENCH_HEAD_MB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        o.max_head_bytes = mb << 20;
+    }
+    o
 }
 
 const MODES: [(&str, SyncMode); 3] = [
@@ -53,6 +69,9 @@ fn push(c: &mut Criterion) {
             data.entries as f64 / cpu.max(0.01),
             100.0 * disk as f64 / data.raw_bytes as f64,
         );
+    }
+    if std::env::var_os("LOGJAR_BENCH_REPORT_ONLY").is_some() {
+        return;
     }
     let mut g = c.benchmark_group("push");
     g.throughput(Throughput::Elements(data.entries));
