@@ -16,6 +16,7 @@
 //! writers add streams.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 
 use roaring::RoaringBitmap;
 
@@ -150,6 +151,30 @@ impl LabelIndex {
                                 keep |= b;
                             }
                         }
+                        MatchOp::Re => match regex_shape(m.value()) {
+                            RegexShape::Literals(lits) => {
+                                for b in lits.iter().filter_map(|l| values.get(*l)) {
+                                    keep |= b;
+                                }
+                            }
+                            RegexShape::Prefix(prefix) => {
+                                let range = values
+                                    .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+                                    .take_while(|(v, _)| v.starts_with(prefix));
+                                for (v, b) in range {
+                                    if m.matches(v) {
+                                        keep |= b;
+                                    }
+                                }
+                            }
+                            RegexShape::Other => {
+                                for (v, b) in values {
+                                    if m.matches(v) {
+                                        keep |= b;
+                                    }
+                                }
+                            }
+                        },
                         _ => {
                             for (v, b) in values {
                                 if m.matches(v) {
@@ -212,6 +237,45 @@ impl LabelIndex {
     }
 }
 
+/// What a regex matcher's pattern allows the index to skip.
+#[derive(Debug, PartialEq)]
+enum RegexShape<'a> {
+    /// `a|b|c` of plain literals: look the values up.
+    Literals(Vec<&'a str>),
+    /// Every match starts with this literal: scan only that key range.
+    Prefix(&'a str),
+    /// Test every value.
+    Other,
+}
+
+/// Classifies an (anchored) regex pattern conservatively.
+fn regex_shape(pattern: &str) -> RegexShape<'_> {
+    const META: &[char] = &[
+        '.', '[', ']', '(', ')', '{', '}', '*', '+', '?', '|', '^', '$', '\\',
+    ];
+    if pattern
+        .split('|')
+        .all(|p| !p.is_empty() && !p.contains(META))
+    {
+        return RegexShape::Literals(pattern.split('|').collect());
+    }
+    if pattern.contains('|') {
+        return RegexShape::Other;
+    }
+    let end = pattern.find(META).unwrap_or(pattern.len());
+    let mut prefix = &pattern[..end];
+    // A quantifier after the literal applies to its last character.
+    if pattern[end..].starts_with(['*', '?', '{', '+']) {
+        let cut = prefix.char_indices().last().map_or(0, |(i, _)| i);
+        prefix = &prefix[..cut];
+    }
+    if prefix.is_empty() {
+        RegexShape::Other
+    } else {
+        RegexShape::Prefix(prefix)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,12 +332,24 @@ mod tests {
         assert_eq!(ix.label_names(&only_web), ["app"]);
     }
 
+    #[test]
+    fn regex_shapes() {
+        assert_eq!(regex_shape("a|bc"), RegexShape::Literals(vec!["a", "bc"]));
+        assert_eq!(regex_shape("api"), RegexShape::Literals(vec!["api"]));
+        assert_eq!(regex_shape("pod-1.*"), RegexShape::Prefix("pod-1"));
+        assert_eq!(regex_shape("pod-1*"), RegexShape::Prefix("pod-"));
+        assert_eq!(regex_shape("a*"), RegexShape::Other);
+        assert_eq!(regex_shape("a.*|b"), RegexShape::Other);
+        assert_eq!(regex_shape("(?i)api"), RegexShape::Other);
+        assert_eq!(regex_shape("a|"), RegexShape::Other);
+    }
+
     proptest! {
         #[test]
         fn select_equals_brute_force(
             sets in proptest::collection::vec(
                 proptest::collection::btree_map("[abc]", "[xyz]{0,2}", 1..3), 1..20),
-            ms in proptest::collection::vec(("[abcd]", 0..4u8, "[xyz]{0,2}|[xyz]\\*|\\.\\*"), 0..3),
+            ms in proptest::collection::vec(("[abcd]", 0..4u8, "[xyz]{0,2}|[xyz]\\*|\\.\\*|[xyz]{1,2}\\|[xyz]|[xyz][xyz]?\\.\\*|[xyz]{1,2}[*+?]"), 0..3),
         ) {
             let mut ix = LabelIndex::new();
             let mut all = Vec::new();
