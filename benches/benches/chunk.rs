@@ -8,6 +8,8 @@
 //! ```sh
 //! LOGJAR_BENCH_NDJSON=/tmp/gen200k.ndjson cargo bench -p logjar-benches --bench chunk
 //! ```
+//! Besides criterion's wall-clock figures, it prints throughput per CPU-second of the
+//! benchmark thread (from `/proc/thread-self/schedstat`), which holds on a busy machine.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -93,6 +95,48 @@ fn encode(streams: &[Stream], level: i32) -> Vec<EncodedChunk> {
         .collect()
 }
 
+/// CPU time this thread has used, in ns (Linux `schedstat`): figures that hold on a
+/// machine shared with other work, unlike wall-clock time.
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// MB/s of raw line bytes per CPU-second of `f`, run `iters` times.
+fn cpu_mb_per_s(raw: u64, iters: u32, mut f: impl FnMut()) -> Option<f64> {
+    f();
+    let start = thread_cpu_ns()?;
+    for _ in 0..iters {
+        f();
+    }
+    let ns = thread_cpu_ns()?.saturating_sub(start).max(1);
+    Some(raw as f64 * f64::from(iters) / ns as f64 * 1e3)
+}
+
+fn decode_all(chunks: &[EncodedChunk], out: &mut DecodedBlock) -> usize {
+    let mut n = 0usize;
+    for c in chunks {
+        for m in &c.blocks {
+            let bytes = c.block_bytes(m).expect("block in chunk");
+            decode_block(bytes, out).expect("decode");
+            n += out.len();
+        }
+    }
+    n
+}
+
+fn decode_sizes_all(chunks: &[EncodedChunk], ts: &mut Vec<i64>, lens: &mut Vec<u32>) -> u64 {
+    let mut bytes_seen = 0u64;
+    for c in chunks {
+        for m in &c.blocks {
+            let bytes = c.block_bytes(m).expect("block in chunk");
+            decode_block_sizes(bytes, ts, lens).expect("decode");
+            bytes_seen += lens.iter().map(|&l| u64::from(l)).sum::<u64>();
+        }
+    }
+    bytes_seen
+}
+
 fn bench_chunk(c: &mut Criterion) {
     let streams = load();
     let raw: u64 = streams
@@ -105,43 +149,44 @@ fn bench_chunk(c: &mut Criterion) {
     let mut g = c.benchmark_group("chunk");
     g.throughput(Throughput::Bytes(raw));
     g.sample_size(10);
-    for level in [1, 3] {
+    // Levels to compare, e.g. LOGJAR_BENCH_LEVELS=1,3,6 (default 1,3).
+    let levels: Vec<i32> = std::env::var("LOGJAR_BENCH_LEVELS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 3]);
+    for level in levels {
         let chunks = encode(&streams, level);
         let stored: usize = chunks.iter().map(|c| c.bytes.len()).sum();
         eprintln!(
             "chunk: zstd level {level}: {entries} entries, {raw} raw line bytes -> {stored} bytes = {:.2}% of raw",
             stored as f64 * 100.0 / raw as f64
         );
+        let mut out = DecodedBlock::new();
+        let (mut ts, mut lens) = (Vec::new(), Vec::new());
+        let enc = cpu_mb_per_s(raw, 3, || {
+            black_box(encode(&streams, level));
+        });
+        let dec = cpu_mb_per_s(raw, 10, || {
+            black_box(decode_all(&chunks, &mut out));
+        });
+        let sizes = cpu_mb_per_s(raw, 30, || {
+            black_box(decode_sizes_all(&chunks, &mut ts, &mut lens));
+        });
+        if let (Some(enc), Some(dec), Some(sizes)) = (enc, dec, sizes) {
+            eprintln!(
+                "chunk: zstd level {level}, per CPU-second: encode {enc:.0} MB/s ({:.2} M entries/s), \
+                 decode {dec:.0} MB/s, sizes-only {sizes:.0} MB/s",
+                enc * 1e6 / raw as f64 * entries as f64 / 1e6
+            );
+        }
         g.bench_function(BenchmarkId::new("encode", level), |b| {
             b.iter(|| black_box(encode(black_box(&streams), level)))
         });
         g.bench_function(BenchmarkId::new("decode_full", level), |b| {
-            let mut out = DecodedBlock::new();
-            b.iter(|| {
-                let mut n = 0usize;
-                for c in &chunks {
-                    for m in &c.blocks {
-                        let bytes = c.block_bytes(m).expect("block in chunk");
-                        decode_block(bytes, &mut out).expect("decode");
-                        n += out.len();
-                    }
-                }
-                assert_eq!(n, entries);
-            })
+            b.iter(|| assert_eq!(decode_all(&chunks, &mut out), entries))
         });
         g.bench_function(BenchmarkId::new("decode_sizes", level), |b| {
-            let (mut ts, mut lens) = (Vec::new(), Vec::new());
-            b.iter(|| {
-                let mut bytes_seen = 0u64;
-                for c in &chunks {
-                    for m in &c.blocks {
-                        let bytes = c.block_bytes(m).expect("block in chunk");
-                        decode_block_sizes(bytes, &mut ts, &mut lens).expect("decode");
-                        bytes_seen += lens.iter().map(|&l| u64::from(l)).sum::<u64>();
-                    }
-                }
-                assert_eq!(bytes_seen, raw);
-            })
+            b.iter(|| assert_eq!(decode_sizes_all(&chunks, &mut ts, &mut lens), raw))
         });
     }
     g.finish();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 
 use super::{ChunkMeta, SegmentStream, MAGIC, TRAILER_LEN, TRAILER_MAGIC, VERSION};
-use crate::chunk::{self, stored_crc, BlockMeta, DecodedBlock};
+use crate::chunk::{self, stored_crc, BlockMeta, DecodedBlock, EncodedChunk};
 use crate::codec::{self, le_u32_at, le_u64_at, DecodeError, Reader, PREFIX_LEN};
 use crate::error::{Error, Result};
 use crate::labels::validate_tenant;
@@ -174,6 +174,33 @@ impl Segment {
                 format!("block of {} bytes lies outside the data region", b.len),
             )),
         }
+    }
+
+    /// Copies a chunk's blocks out of the segment as an [`EncodedChunk`] (offsets
+    /// relative to its bytes again), verifying each block's CRC but not decompressing
+    /// it: compaction can move chunks to a new segment without re-encoding them.
+    pub fn read_chunk(&self, chunk: &ChunkMeta) -> Result<EncodedChunk> {
+        let total: u64 = chunk.blocks.iter().map(|b| u64::from(b.len)).sum();
+        let mut out = EncodedChunk {
+            bytes: Vec::with_capacity(total.min(self.data_end) as usize),
+            blocks: Vec::with_capacity(chunk.blocks.len()),
+            min_ts: chunk.min_ts,
+            max_ts: chunk.max_ts,
+            entries: chunk.entries,
+            raw_bytes: chunk.raw_bytes,
+        };
+        for b in &chunk.blocks {
+            let bytes = self.checked_block(b)?;
+            let body = bytes.len() - 4;
+            if crc32fast::hash(&bytes[..body]) != b.crc {
+                return Err(Error::corrupt(&self.path, b.offset, "block CRC mismatch"));
+            }
+            let mut m = *b;
+            m.offset = out.bytes.len() as u64;
+            out.bytes.extend_from_slice(bytes);
+            out.blocks.push(m);
+        }
+        Ok(out)
     }
 
     fn checked_block(&self, b: &BlockMeta) -> Result<&[u8]> {

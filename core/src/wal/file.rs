@@ -99,16 +99,32 @@ impl WalWriter {
                 payload.len()
             )));
         }
-        if !self.buf.is_empty() && self.buf.len() + RECORD_HEADER_LEN + payload.len() > BUFFER_BYTES
-        {
+        let framed = RECORD_HEADER_LEN + payload.len();
+        if !self.buf.is_empty() && self.buf.len() + framed > BUFFER_BYTES {
             self.write_out()?;
         }
-        put_u32(&mut self.buf, payload.len() as u32);
-        put_u32(&mut self.buf, crc32fast::hash(payload));
+        let mut header = [0u8; RECORD_HEADER_LEN];
+        header[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+        header[4..].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        if framed > BUFFER_BYTES {
+            // Too big to buffer: straight to the OS, without copying the payload.
+            self.write_raw(&header)?;
+            return self.write_raw(payload);
+        }
+        self.buf.extend_from_slice(&header);
         self.buf.extend_from_slice(payload);
         if self.buf.len() >= BUFFER_BYTES {
             self.write_out()?;
         }
+        Ok(())
+    }
+
+    fn write_raw(&mut self, bytes: &[u8]) -> Result<()> {
+        if let Err(e) = self.file.write_all(bytes) {
+            self.poisoned = Some(format!("WAL write to {} failed: {e}", self.path.display()));
+            return Err(Error::io(&self.path, e));
+        }
+        self.flushed += bytes.len() as u64;
         Ok(())
     }
 
@@ -119,11 +135,10 @@ impl WalWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
-        if let Err(e) = self.file.write_all(&self.buf) {
-            self.poisoned = Some(format!("WAL write to {} failed: {e}", self.path.display()));
-            return Err(Error::io(&self.path, e));
-        }
-        self.flushed += self.buf.len() as u64;
+        let buf = std::mem::take(&mut self.buf);
+        let res = self.write_raw(&buf);
+        self.buf = buf;
+        res?;
         self.buf.clear();
         Ok(())
     }
@@ -199,17 +214,19 @@ pub struct ReplayOutcome {
 /// Reads every record of one WAL file in order, passing each payload to `on_record`
 /// (an error from the callback stops the replay and is returned as is).
 ///
-/// A torn last record — the file ends inside a record header, a length runs past the
-/// end of the file, or a record fails its CRC and extends exactly to the end of the
-/// file or is followed only by zero bytes — is the normal result of a crash mid-write:
-/// the file is truncated at the start of that record (`set_len` + fsync) and the cut is
-/// reported in [`ReplayOutcome::torn_tail`]. A file shorter than its header whose bytes
-/// are a prefix of a valid header (a crash inside [`WalWriter::create`]) is truncated to
+/// A bad record — the file ends inside its header, its length runs past the end of
+/// the file or is out of range, or its CRC does not match — is a torn last record,
+/// the normal result of a crash mid-write, when no valid record (a frame of a known
+/// record type with a matching CRC) starts anywhere after its header: the file is
+/// truncated at the start of that record (`set_len` + fsync) and the cut is reported
+/// in [`ReplayOutcome::torn_tail`]. A file shorter than its header whose bytes are a
+/// prefix of a valid header (a crash inside [`WalWriter::create`]) is truncated to
 /// zero bytes the same way.
 ///
-/// A bad record followed by other data is [`Error::Corrupt`] with the record's offset;
-/// a bad header is [`Error::Corrupt`] or [`Error::UnsupportedVersion`]. No input bytes
-/// make this panic, and memory use is bounded by the file size.
+/// A bad record followed by a valid one is [`Error::Corrupt`] with the bad record's
+/// offset, and the file is left untouched; a bad header is [`Error::Corrupt`] or
+/// [`Error::UnsupportedVersion`]. No input bytes make this panic, and memory use is
+/// bounded by the file size.
 pub fn replay_file(
     path: &Path,
     on_record: &mut dyn FnMut(&[u8]) -> Result<()>,
@@ -259,8 +276,21 @@ pub fn replay_file(
                 "record length {len} out of range 1..={MAX_RECORD_LEN}"
             ))
         } else if len > body_left {
-            // The record was being written when the process or machine stopped.
+            // Normally the record was being written when the process or machine
+            // stopped. But if a whole valid record starts somewhere after this header,
+            // the length itself was damaged mid-file: refuse rather than drop data.
             drop(reader);
+            let tail_start = pos + RECORD_HEADER_LEN as u64;
+            if valid_record_within(&mut file, path, tail_start, file_len)? {
+                return Err(Error::corrupt(
+                    path,
+                    pos,
+                    format!(
+                        "record length {len} runs past the end of the file, \
+                         but valid records follow"
+                    ),
+                ));
+            }
             out.torn_tail = Some(truncate(path, pos, file_len)?);
             return Ok(out);
         } else {
@@ -282,24 +312,20 @@ pub fn replay_file(
                 pos += RECORD_HEADER_LEN as u64 + len;
             }
             Some(what) => {
-                // Torn if nothing but zeros follows the record (or, for a bad length,
-                // nothing but zeros follows the record header).
-                let rest_start = if len == 0 || len > body_left {
-                    pos + RECORD_HEADER_LEN as u64
-                } else {
-                    pos + RECORD_HEADER_LEN as u64 + len
-                };
-                let header_zero = len == 0 && crc == 0;
-                let record_ok_to_tear = len != 0 && len <= MAX_RECORD_LEN as u64 || header_zero;
+                // Torn unless a valid record follows: damage to the last record, or
+                // zeros / stale bytes after it, are what a crash mid-write leaves. The
+                // search starts right after this header, since a damaged length may
+                // have swallowed the records that follow.
+                let rest_start = pos + RECORD_HEADER_LEN as u64;
                 drop(reader);
-                if record_ok_to_tear && rest_is_zero(&mut file, path, rest_start, file_len)? {
+                if !valid_record_within(&mut file, path, rest_start, file_len)? {
                     out.torn_tail = Some(truncate(path, pos, file_len)?);
                     return Ok(out);
                 }
                 return Err(Error::corrupt(
                     path,
                     pos,
-                    format!("{what}, and more data follows the record"),
+                    format!("{what}, and valid records follow"),
                 ));
             }
         }
@@ -339,24 +365,42 @@ fn short_file(path: &Path, head: &[u8]) -> Result<ReplayOutcome> {
     })
 }
 
-fn rest_is_zero(file: &mut File, path: &Path, from: u64, to: u64) -> Result<bool> {
+/// Most candidate frames [`valid_record_within`] checks before assuming one is there.
+const MAX_CANDIDATES: usize = 1 << 16;
+
+/// True when a complete, CRC-valid record of a known type starts at some byte offset in
+/// `[from, to)` of the file. Gives up (returning true, the safe answer) after
+/// [`MAX_CANDIDATES`] plausible headers.
+fn valid_record_within(file: &mut File, path: &Path, from: u64, to: u64) -> Result<bool> {
     use std::io::{Seek, SeekFrom};
-    if from >= to {
-        return Ok(true);
+    if to <= from {
+        return Ok(false);
     }
     file.seek(SeekFrom::Start(from))
         .map_err(|e| Error::io(path, e))?;
-    let mut r = file.take(to - from);
-    let mut buf = vec![0u8; 64 << 10];
-    loop {
-        let n = r.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
+    let mut tail = Vec::new();
+    file.take(to - from)
+        .read_to_end(&mut tail)
+        .map_err(|e| Error::io(path, e))?;
+    let mut candidates = 0;
+    for o in 0..tail.len().saturating_sub(RECORD_HEADER_LEN) {
+        let len = codec::le_u32_at(&tail, o).unwrap_or(0) as usize;
+        let body = o + RECORD_HEADER_LEN;
+        if len == 0 || len > MAX_RECORD_LEN || len > tail.len() - body {
+            continue;
+        }
+        if !super::record::KNOWN_TYPES.contains(&tail[body]) {
+            continue;
+        }
+        candidates += 1;
+        if candidates > MAX_CANDIDATES {
             return Ok(true);
         }
-        if buf[..n].iter().any(|&b| b != 0) {
-            return Ok(false);
+        if crc32fast::hash(&tail[body..body + len]) == codec::le_u32_at(&tail, o + 4).unwrap_or(0) {
+            return Ok(true);
         }
     }
+    Ok(false)
 }
 
 fn truncate(path: &Path, offset: u64, file_len: u64) -> Result<TornTail> {
@@ -496,10 +540,10 @@ mod tests {
     #[test]
     fn bad_record_before_valid_data_is_corrupt() {
         let d = tempfile::tempdir().unwrap();
-        let p = write_records(d.path(), 0, &[b"one", b"two", b"three"]);
+        let p = write_records(d.path(), 0, &[b"\x01one", b"\x01two", b"\x01three"]);
         let mut b = std::fs::read(&p).unwrap();
-        let second = HEADER_LEN + 8 + 3;
-        b[second + 8] ^= 0x20; // payload of "two"
+        let second = HEADER_LEN + 8 + 4;
+        b[second + 9] ^= 0x20; // payload of "two"
         std::fs::write(&p, &b).unwrap();
         match replay_all(&p) {
             Err(Error::Corrupt { offset, .. }) => assert_eq!(offset, second as u64),
@@ -507,6 +551,42 @@ mod tests {
         }
         // The file was not modified.
         assert_eq!(std::fs::read(&p).unwrap(), b);
+        // Stale non-zero bytes after a damaged last record hold no valid record: torn.
+        let mut b = std::fs::read(&p).unwrap();
+        b[second + 9] ^= 0x20;
+        let last = b.len() - 14;
+        b[last + 10] ^= 1;
+        b.extend_from_slice(b"stale bytes from an old page");
+        std::fs::write(&p, &b).unwrap();
+        let (got, o) = replay_all(&p).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(o.torn_tail.unwrap().offset, last as u64);
+    }
+
+    #[test]
+    fn damaged_length_mid_file_is_corrupt_not_torn() {
+        let d = tempfile::tempdir().unwrap();
+        let recs: [&[u8]; 3] = [b"\x01one", b"\x01two", b"\x01three"];
+        let p = write_records(d.path(), 0, &recs);
+        let good = std::fs::read(&p).unwrap();
+        // Every bit of the first record's length that makes it run past the end.
+        for bit in 0..27 {
+            let mut b = good.clone();
+            b[HEADER_LEN + bit / 8] ^= 1 << (bit % 8);
+            std::fs::write(&p, &b).unwrap();
+            match replay_all(&p) {
+                Err(Error::Corrupt { offset, .. }) => assert_eq!(offset, HEADER_LEN as u64),
+                other => panic!("bit {bit}: {other:?}"),
+            }
+        }
+        // The same damage on the last record is a torn tail.
+        let last = good.len() - 14;
+        let mut b = good.clone();
+        b[last + 2] ^= 1;
+        std::fs::write(&p, &b).unwrap();
+        let (got, o) = replay_all(&p).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(o.torn_tail.unwrap().offset, last as u64);
     }
 
     #[test]

@@ -9,6 +9,8 @@ use crate::labels::{validate_label_name, validate_tenant, Labels};
 
 /// Record type byte of a push (layout version 1).
 pub const RECORD_PUSH: u8 = 1;
+/// Every record type this build decodes.
+pub(crate) const KNOWN_TYPES: &[u8] = &[RECORD_PUSH];
 
 /// A decoded WAL record.
 #[derive(Debug, Clone, PartialEq, Eq)]
