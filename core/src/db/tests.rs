@@ -143,7 +143,9 @@ fn memory_pressure_flushes_without_being_asked() {
     }
     // 400 KB pushed with a 64 KiB budget: pushes past twice the budget flush inline.
     assert!(db.metrics().flushes > 0);
-    assert!(db.stats().head_bytes < 2 * 64 * 1024 + 64 * 1024);
+    // Live head at most ~2x the budget (plus one push), a frozen head as much again
+    // while a background flush runs; without flushes this would be ~1 MB.
+    assert!(db.stats().head_bytes < 6 * 64 * 1024, "{:?}", db.stats());
     let snap = db.snapshot("t").unwrap();
     assert_eq!(
         snap.stream(0, i64::MIN, i64::MAX, Direction::Forward)
