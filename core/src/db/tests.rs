@@ -258,3 +258,21 @@ fn stats_and_metrics_add_up() {
     assert_eq!((s.oldest, s.newest), (Some(5), Some(20)));
     assert!(s.disk_bytes > 0);
 }
+
+#[test]
+fn streams_without_labels_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let s = [StreamEntries {
+        labels: Labels::default(),
+        entries: vec![Entry::new(1, "x")],
+    }];
+    assert!(matches!(db.push("t", &s), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        db.push_lenient("t", &s),
+        Err(Error::InvalidArgument(_))
+    ));
+    // Still writable afterwards.
+    db.push("t", &[stream("a", vec![Entry::new(1, "x")])])
+        .unwrap();
+}
