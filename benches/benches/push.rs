@@ -70,6 +70,31 @@ fn push(c: &mut Criterion) {
             100.0 * disk as f64 / data.raw_bytes as f64,
         );
     }
+    // Group commit: four threads pushing with `always` share fsyncs.
+    {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(dir.path(), options(SyncMode::Always)).expect("open");
+        let t0 = Instant::now();
+        std::thread::scope(|s| {
+            for k in 0..4 {
+                let (db, data) = (&db, &data);
+                s.spawn(move || {
+                    for b in data.batches.iter().skip(k).step_by(4) {
+                        db.push("fake", b).expect("push");
+                    }
+                });
+            }
+        });
+        let wall = t0.elapsed().as_secs_f64();
+        let m = db.metrics();
+        eprintln!(
+            "push/always, 4 threads: {:.0} entries/s wall; {} batches, {} WAL fsyncs",
+            data.entries as f64 / wall,
+            data.batches.len(),
+            m.wal_syncs
+        );
+        db.close().expect("close");
+    }
     if std::env::var_os("LOGJAR_BENCH_REPORT_ONLY").is_some() {
         return;
     }
