@@ -207,11 +207,6 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
                             .collect();
                         inner.apply(&mut w, &tenant, &groups);
                     }
-                    #[allow(unreachable_patterns)]
-                    _ => log::warn!(
-                        "{}: skipping a WAL record of an unknown kind",
-                        path.display()
-                    ),
                 }
                 Ok(())
             })?
