@@ -194,8 +194,12 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
     for (_, path) in &replay {
         let outcome = {
             let mut w = inner.writer.lock();
+            // File offset of the next record, so that a bad payload is reported where it is.
+            let mut pos = wal::HEADER_LEN as u64;
             wal::replay_file(path, &mut |payload| {
-                let rec = wal::decode_record(payload).map_err(|e| e.into_corrupt(path, 0))?;
+                let base = pos + wal::RECORD_HEADER_LEN as u64;
+                pos = base + payload.len() as u64;
+                let rec = wal::decode_record(payload).map_err(|e| e.into_corrupt(path, base))?;
                 match rec {
                     WalRecord::Push { tenant, streams } => {
                         let refs: Vec<Vec<&Entry>> =
