@@ -68,6 +68,9 @@ fn main() {
         sw.add_chunk(id, &l, &b.finish()).expect("add chunk");
     }
     sw.finish().expect("finish");
-    std::fs::copy(&path, corpus.join("segment_open/two_streams")).expect("seed");
+    // The segment_open target reads its first byte as a mode (bit 0: re-seal CRCs).
+    let mut seed = vec![1u8];
+    seed.extend_from_slice(&std::fs::read(&path).expect("read segment"));
+    std::fs::write(corpus.join("segment_open/two_streams"), seed).expect("seed");
     println!("seeds written to {}", corpus.display());
 }

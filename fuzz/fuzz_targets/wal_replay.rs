@@ -6,8 +6,7 @@ use libfuzzer_sys::fuzz_target;
 use logjar::wal;
 
 fuzz_target!(|data: &[u8]| {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = wal::wal_path(dir.path(), 1);
+    let path = wal::wal_path(scratch(), 1);
     std::fs::write(&path, data).expect("write input");
     let mut records = 0u64;
     let res = wal::replay_file(&path, &mut |payload| {
@@ -32,3 +31,15 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => panic!("unexpected error kind: {e:?}"),
     }
 });
+
+/// One scratch directory for the whole run, on tmpfs when there is one: replay
+/// fsyncs, and a fresh directory per input would dominate the run time.
+fn scratch() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        tempfile::tempdir_in("/dev/shm")
+            .or_else(|_| tempfile::tempdir())
+            .expect("temp dir")
+    })
+    .path()
+}

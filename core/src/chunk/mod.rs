@@ -148,6 +148,14 @@ mod tests {
     }
 
     #[test]
+    fn builders_and_decoded_blocks_move_between_threads() {
+        fn send<T: Send>() {}
+        send::<ChunkBuilder>();
+        send::<DecodedBlock>();
+        send::<EncodedChunk>();
+    }
+
+    #[test]
     fn empty_chunk() {
         let c = ChunkBuilder::default().finish();
         assert!(c.blocks.is_empty() && c.bytes.is_empty());
