@@ -144,8 +144,8 @@ impl Default for Options {
 }
 
 impl Options {
-    /// Parses options from TOML-like text already decoded into JSON, or from JSON text
-    /// (the C binding's `options_json`). Unknown keys are an error.
+    /// Parses and validates options from JSON text (the C binding's `options_json`);
+    /// the keys are the field names, as in a TOML config file. Unknown keys are an error.
     ///
     /// ```
     /// let o = logjar::Options::from_json(r#"{"sync":"never"}"#).unwrap();
