@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
-use roaring::RoaringBitmap;
+use roaring::{MultiOps, RoaringBitmap};
 
 use crate::labels::Labels;
 use crate::{LabelMatcher, MatchOp};
@@ -143,47 +143,39 @@ impl LabelIndex {
                     }
                 }
             } else {
-                let mut keep = RoaringBitmap::new();
-                if let Some(values) = values {
-                    match m.op() {
-                        MatchOp::Eq => {
-                            if let Some(b) = values.get(m.value()) {
-                                keep |= b;
-                            }
-                        }
+                let keep: RoaringBitmap = match values {
+                    None => RoaringBitmap::new(),
+                    Some(values) => match m.op() {
+                        MatchOp::Eq => values.get(m.value()).cloned().unwrap_or_default(),
                         MatchOp::Re => match regex_shape(m.value()) {
                             RegexShape::Literals(lits) => {
-                                for b in lits.iter().filter_map(|l| values.get(*l)) {
-                                    keep |= b;
-                                }
+                                lits.iter().filter_map(|l| values.get(*l)).union()
                             }
                             RegexShape::Prefix(prefix) => {
-                                let range = values
+                                // `prefix.*` accepts every value with the prefix
+                                // (`.` does not match a newline: those are tested).
+                                let all = m.value().len() == prefix.len() + 2
+                                    && m.value().ends_with(".*");
+                                values
                                     .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
-                                    .take_while(|(v, _)| v.starts_with(prefix));
-                                for (v, b) in range {
-                                    if m.matches(v) {
-                                        keep |= b;
-                                    }
-                                }
+                                    .take_while(|(v, _)| v.starts_with(prefix))
+                                    .filter(|(v, _)| (all && !v.contains('\n')) || m.matches(v))
+                                    .map(|(_, b)| b)
+                                    .union()
                             }
-                            RegexShape::Other => {
-                                for (v, b) in values {
-                                    if m.matches(v) {
-                                        keep |= b;
-                                    }
-                                }
-                            }
+                            RegexShape::Other => values
+                                .iter()
+                                .filter(|(v, _)| m.matches(v))
+                                .map(|(_, b)| b)
+                                .union(),
                         },
-                        _ => {
-                            for (v, b) in values {
-                                if m.matches(v) {
-                                    keep |= b;
-                                }
-                            }
-                        }
-                    }
-                }
+                        _ => values
+                            .iter()
+                            .filter(|(v, _)| m.matches(v))
+                            .map(|(_, b)| b)
+                            .union(),
+                    },
+                };
                 out &= keep;
             }
         }
@@ -330,6 +322,18 @@ mod tests {
         assert_eq!(ix.label_values("env", &all), ["dev", "prod"]);
         let only_web = ix.select(&[m("app", MatchOp::Eq, "web")], n);
         assert_eq!(ix.label_names(&only_web), ["app"]);
+    }
+
+    #[test]
+    fn prefix_regex_keeps_regex_semantics() {
+        let mut ix = LabelIndex::new();
+        ix.get_or_insert(&l(&[("app", "api-1")]));
+        ix.get_or_insert(&l(&[("app", "api\nx")])); // `.` does not match a newline
+        ix.get_or_insert(&l(&[("app", "apx")]));
+        let n = ix.len();
+        assert_eq!(ids(ix.select(&[m("app", MatchOp::Re, "api.*")], n)), [0]);
+        assert_eq!(ids(ix.select(&[m("app", MatchOp::Re, "api\n.*")], n)), [1]);
+        assert_eq!(ids(ix.select(&[m("app", MatchOp::Re, "ap.")], n)), [2]);
     }
 
     #[test]
