@@ -146,6 +146,20 @@ fn bench_chunk(c: &mut Criterion) {
         .sum();
     let entries: usize = streams.iter().map(|s| s.len()).sum();
 
+    // Many small chunks (a flush of many quiet streams): per-chunk overhead shows here.
+    let small: Vec<Stream> = streams
+        .iter()
+        .flat_map(|s| s.chunks(20).map(|c| c.to_vec()))
+        .collect();
+    if let Some(mbs) = cpu_mb_per_s(raw, 3, || {
+        black_box(encode(&small, 1));
+    }) {
+        eprintln!(
+            "chunk: {} chunks of <= 20 entries, level 1, per CPU-second: encode {mbs:.0} MB/s",
+            small.len()
+        );
+    }
+
     let mut g = c.benchmark_group("chunk");
     g.throughput(Throughput::Bytes(raw));
     g.sample_size(10);

@@ -38,8 +38,14 @@ const CODEC_ZSTD: u8 = 1;
 /// Sections smaller than this are stored raw: compressing them saves nothing.
 const MIN_COMPRESS: usize = 64;
 
+/// Idle deflaters, shared by every chunk builder of the process.
+static POOL: std::sync::Mutex<Vec<Deflater>> = std::sync::Mutex::new(Vec::new());
+/// Most idle deflaters kept (each holds a zstd context of a few MiB at most).
+const POOL_MAX: usize = 4;
+
 /// Compression state reused from block to block by the encoder.
 pub(crate) struct Deflater {
+    level: i32,
     cctx: zstd::bulk::Compressor<'static>,
     out: Vec<u8>,
     plane: Vec<u8>,
@@ -57,9 +63,33 @@ impl Deflater {
         // aborts the process anyway.
         let cctx = zstd::bulk::Compressor::new(level).expect("allocate a zstd compression context");
         Deflater {
+            level,
             cctx,
             out: Vec::new(),
             plane: Vec::new(),
+        }
+    }
+
+    /// A deflater set to `level`, from the pool when one is there: a chunk builder is
+    /// made per cut, and a fresh zstd context per cut would cost more than small
+    /// chunks' compression.
+    pub(crate) fn take(level: i32) -> Self {
+        let pooled = POOL.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        if let Some(mut d) = pooled {
+            if d.level == level || d.cctx.set_compression_level(level).is_ok() {
+                d.level = level;
+                d.out.clear();
+                return d;
+            }
+        }
+        Deflater::new(level)
+    }
+
+    /// Returns the deflater to the pool (dropped when the pool is full).
+    pub(crate) fn give_back(self) {
+        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < POOL_MAX {
+            pool.push(self);
         }
     }
 

@@ -48,7 +48,9 @@ pub const MAX_BLOCK_TARGET: usize = 256 << 20;
 #[derive(Debug)]
 pub struct ChunkBuilder {
     target: usize,
-    deflater: Deflater,
+    level: i32,
+    /// Taken from the shared pool when the first block is cut, given back at the end.
+    deflater: Option<Deflater>,
     // The open block.
     ts: Vec<i64>,
     lens: Vec<u32>,
@@ -74,7 +76,8 @@ impl ChunkBuilder {
     pub fn new(block_target_raw_bytes: usize, zstd_level: i32) -> Self {
         ChunkBuilder {
             target: block_target_raw_bytes.clamp(1, MAX_BLOCK_TARGET),
-            deflater: Deflater::new(zstd_level),
+            level: zstd_level,
+            deflater: None,
             ts: Vec::new(),
             lens: Vec::new(),
             lines: Vec::new(),
@@ -160,6 +163,9 @@ impl ChunkBuilder {
     /// empty chunk (no blocks, `min_ts == max_ts == 0`).
     pub fn finish(mut self) -> EncodedChunk {
         self.cut();
+        if let Some(d) = self.deflater.take() {
+            d.give_back();
+        }
         std::mem::replace(&mut self.out, EncodedChunk::empty())
     }
 
@@ -178,8 +184,10 @@ impl ChunkBuilder {
             None
         };
         let offset = self.out.bytes.len();
+        let level = self.level;
+        let deflater = self.deflater.get_or_insert_with(|| Deflater::take(level));
         let crc = block::encode_block(
-            &mut self.deflater,
+            deflater,
             &BlockInput {
                 ts: &self.ts,
                 lens: &self.lens,
@@ -212,5 +220,13 @@ impl ChunkBuilder {
         self.meta_sym_bytes.clear();
         self.meta_refs.clear();
         self.meta_any = false;
+    }
+}
+
+impl Drop for ChunkBuilder {
+    fn drop(&mut self) {
+        if let Some(d) = self.deflater.take() {
+            d.give_back();
+        }
     }
 }

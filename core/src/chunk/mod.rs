@@ -156,6 +156,26 @@ mod tests {
     }
 
     #[test]
+    fn pooled_compressors_take_the_level_asked_for() {
+        let rows: Vec<Row> = (0..2000)
+            .map(|i| {
+                (
+                    i,
+                    format!("GET /api/{} status={} in {}ms", i % 17, 200 + i % 3, i % 97)
+                        .into_bytes(),
+                    vec![],
+                )
+            })
+            .collect();
+        let l1 = build(&rows, 1 << 20, 1);
+        let l19 = build(&rows, 1 << 20, 19);
+        let l1_again = build(&rows, 1 << 20, 1);
+        assert_eq!(l1.bytes, l1_again.bytes);
+        assert_ne!(l1.bytes, l19.bytes);
+        assert_eq!(decode_all(&l19), rows);
+    }
+
+    #[test]
     fn empty_chunk() {
         let c = ChunkBuilder::default().finish();
         assert!(c.blocks.is_empty() && c.bytes.is_empty());
