@@ -29,9 +29,9 @@ pub mod options;
 pub mod segment;
 pub mod wal;
 
-pub use db::{Db, Direction, PushReport, Snapshot};
+pub use db::{Db, Direction, Metrics, PushReport, RecoveryReport, RejectCounts, Snapshot, Stats};
 pub use entry::Entry;
 pub use error::{Error, Result};
 pub use labels::Labels;
 pub use logjar_logql::matcher::{LabelMatcher, MatchOp};
-pub use options::Options;
+pub use options::{Limits, Options, SyncMode};

@@ -44,9 +44,7 @@ impl DirLock {
             .truncate(false)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        // `File::try_lock` is stable since Rust 1.89; the workspace's `rust-version`
-        // (1.85) predates it, so building logjar needs 1.89 or newer.
-        #[allow(clippy::incompatible_msrv)]
+        // `File::try_lock` (stable since Rust 1.89, the workspace's `rust-version`).
         let locked = file.try_lock();
         match locked {
             Ok(()) => Ok(DirLock { _file: file, path }),

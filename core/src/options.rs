@@ -103,14 +103,16 @@ pub struct Options {
     /// Raw (uncompressed) bytes of a stream's head block before it is compressed into an
     /// in-memory block (default 256 KiB, Loki's `chunk_block_size`).
     pub block_target_bytes: usize,
-    /// zstd level of blocks (default 3).
+    /// zstd level of blocks (default 1, the chunk codec's default: see
+    /// `docs/PERFORMANCE.md` for the speed/size trade-off).
     pub zstd_level: i32,
     /// Oldest age of unflushed data before a flush is started (default `2h`, Loki's
     /// `max_chunk_age`).
     #[serde(deserialize_with = "de::duration")]
     pub max_chunk_age: Duration,
     /// In-memory data (head blocks and compressed blocks awaiting flush) above which a
-    /// background flush writes it to a segment (default 64 MiB).
+    /// background flush writes it to a segment (default 48 MiB, which keeps the
+    /// peak RSS of a sustained ingest under about 80 MiB; see `docs/PERFORMANCE.md`).
     pub max_head_bytes: usize,
     /// Period of the background flush check (default `30m`, Loki's
     /// `chunk_idle_period`); `0` disables periodic flushes (size-triggered flushes
@@ -130,10 +132,10 @@ impl Default for Options {
             sync: SyncMode::Always,
             sync_interval: Duration::from_secs(1),
             out_of_order_window: Duration::from_secs(3600),
-            block_target_bytes: 256 * 1024,
-            zstd_level: 3,
+            block_target_bytes: crate::chunk::DEFAULT_BLOCK_TARGET,
+            zstd_level: crate::chunk::DEFAULT_ZSTD_LEVEL,
             max_chunk_age: Duration::from_secs(2 * 3600),
-            max_head_bytes: 64 * 1024 * 1024,
+            max_head_bytes: 48 * 1024 * 1024,
             flush_interval: Duration::from_secs(30 * 60),
             retention: Duration::ZERO,
             limits: Limits::default(),
@@ -142,8 +144,8 @@ impl Default for Options {
 }
 
 impl Options {
-    /// Parses options from TOML-like text already decoded into JSON, or from JSON text
-    /// (the C binding's `options_json`). Unknown keys are an error.
+    /// Parses and validates options from JSON text (the C binding's `options_json`);
+    /// the keys are the field names, as in a TOML config file. Unknown keys are an error.
     ///
     /// ```
     /// let o = logjar::Options::from_json(r#"{"sync":"never"}"#).unwrap();

@@ -41,6 +41,36 @@ pub enum Direction {
 }
 
 /// A consistent, immutable read view of one tenant. Cheap to take; `Send + Sync`.
+///
+/// ```
+/// use logjar::{Db, Direction, Entry, LabelMatcher, Labels, MatchOp, Options};
+/// use logjar::entry::StreamEntries;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let db = Db::open(dir.path(), Options::default()).unwrap();
+/// let push = |app: &str, ts: i64, line: &str| {
+///     let labels = Labels::new([("app", app), ("env", "prod")]).unwrap();
+///     db.push("fake", &[StreamEntries { labels, entries: vec![Entry::new(ts, line.to_string())] }])
+///         .unwrap();
+/// };
+/// push("api", 10, "GET /a");
+/// push("web", 20, "GET /b");
+/// db.flush().unwrap();
+/// push("api", 30, "GET /c");
+///
+/// let snap = db.snapshot("fake").unwrap();
+/// push("api", 40, "not in the snapshot");
+/// let api = LabelMatcher::new("app", MatchOp::Eq, "api").unwrap();
+/// let [(id, _)] = snap.select(&[api], 0, 100)[..] else { panic!() };
+/// // One stream's entries in [0, 35), newest first: from a segment and the head.
+/// let lines: Vec<_> = snap.stream(id, 0, 35, Direction::Backward).map(|e| e.unwrap().line).collect();
+/// assert_eq!(lines, ["GET /c", "GET /a"]);
+/// // Sizes only (timestamp, line length), for count and bytes aggregations.
+/// let sizes: Vec<_> = snap.sizes(id, 0, 100, Direction::Forward).map(|s| s.unwrap()).collect();
+/// assert_eq!(sizes, [(10, 6), (30, 6)]);
+/// assert_eq!(snap.label_values("app", 15, 25), ["web"]);
+/// assert_eq!(snap.label_names(0, 100), ["app", "env"]);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     tenant: String,

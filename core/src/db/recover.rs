@@ -194,8 +194,12 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
     for (_, path) in &replay {
         let outcome = {
             let mut w = inner.writer.lock();
+            // File offset of the next record, so that a bad payload is reported where it is.
+            let mut pos = wal::HEADER_LEN as u64;
             wal::replay_file(path, &mut |payload| {
-                let rec = wal::decode_record(payload).map_err(|e| e.into_corrupt(path, 0))?;
+                let base = pos + wal::RECORD_HEADER_LEN as u64;
+                pos = base + payload.len() as u64;
+                let rec = wal::decode_record(payload).map_err(|e| e.into_corrupt(path, base))?;
                 match rec {
                     WalRecord::Push { tenant, streams } => {
                         let refs: Vec<Vec<&Entry>> =
@@ -207,17 +211,17 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
                             .collect();
                         inner.apply(&mut w, &tenant, &groups);
                     }
-                    #[allow(unreachable_patterns)]
-                    _ => log::warn!(
-                        "{}: skipping a WAL record of an unknown kind",
-                        path.display()
-                    ),
                 }
                 Ok(())
             })?
         };
         report.wal_files += 1;
         report.wal_records += outcome.records;
+        if outcome.records == 0 {
+            // Nothing in it (an open without writes, or only a torn record): keeping
+            // it would only make every later open replay one more empty file.
+            remove_file(path);
+        }
         if let Some(t) = outcome.torn_tail {
             log::warn!(
                 "{}: cut a torn last record at byte {} ({} bytes): a push interrupted by a crash, never acknowledged",

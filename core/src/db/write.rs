@@ -150,6 +150,11 @@ impl Inner {
         strict: bool,
     ) -> Result<PushReport> {
         validate_tenant(tenant)?;
+        if streams.iter().any(|s| s.labels.is_empty()) {
+            return Err(Error::InvalidArgument(
+                "a stream needs at least one label with a non-empty value".into(),
+            ));
+        }
         let limits = &self.opts.limits;
         let mut report = PushReport::default();
         let mut first_err: Option<LimitError> = None;
@@ -330,6 +335,14 @@ impl Inner {
         let mut buf = std::mem::take(&mut w.encode_buf);
         buf.clear();
         wal::encode_push(&mut buf, tenant, groups);
+        if buf.len() > wal::MAX_RECORD_LEN {
+            // Refused before touching the file, so the database stays usable.
+            return Err(Error::InvalidArgument(format!(
+                "batch encodes to {} bytes, more than the {} a WAL record holds: push it in parts",
+                buf.len(),
+                wal::MAX_RECORD_LEN
+            )));
+        }
         let r = w.wal.append(&buf).and_then(|()| w.wal.write_out());
         self.counters.add_wal_bytes(buf.len() as u64 + 8);
         if buf.capacity() <= 4 << 20 {
@@ -368,18 +381,14 @@ impl Inner {
         let wt = w.tenants.entry(tenant.to_owned()).or_default();
         for (labels, ents) in groups {
             let id = index.get_or_insert(labels);
-            for e in ents.iter() {
-                if view
-                    .live
-                    .insert(tenant, id, (e.ts, &e.line, &e.metadata), cfg)
-                {
-                    out.accepted += 1;
-                    out.bytes += e.line.len() as u64;
+            let (n, bytes) = view
+                .live
+                .insert(tenant, id, ents.iter().copied(), cfg, |e| {
                     wt.observe(id, e.ts);
-                } else {
-                    out.duplicates += 1;
-                }
-            }
+                });
+            out.accepted += n;
+            out.bytes += bytes;
+            out.duplicates += ents.len() as u64 - n;
         }
         out
     }

@@ -20,6 +20,7 @@ use std::time::Instant;
 pub use buf::HeadBuf;
 
 use crate::chunk::{ChunkBuilder, EncodedChunk};
+use crate::entry::Entry;
 
 /// Encoding settings for cutting head buffers into chunks.
 #[derive(Debug, Clone, Copy)]
@@ -69,10 +70,6 @@ impl StreamHead {
     /// Line bytes held (compressed and not), before compression.
     pub fn raw_bytes(&self) -> u64 {
         self.chunks.iter().map(|c| c.raw_bytes).sum::<u64>() + self.buf.raw_bytes() as u64
-    }
-
-    fn mem_bytes(&self) -> usize {
-        self.chunks.iter().map(|c| c.bytes.len()).sum::<usize>() + self.buf.mem_bytes()
     }
 }
 
@@ -134,39 +131,51 @@ impl Head {
             .map(|s| &*s.buf)
     }
 
-    /// Inserts an entry; returns `false` for an exact duplicate of a buffered entry.
-    /// Cuts the stream's buffer into a chunk when it reaches the block target.
-    pub fn insert(
+    /// Inserts entries of one stream, in the given order; an exact duplicate of a
+    /// buffered entry is skipped (the first copy stays). Cuts the stream's buffer into
+    /// a chunk whenever it reaches the block target. Returns the entries inserted and
+    /// their line bytes; entries inserted are reported to `on_insert`.
+    pub fn insert<'e>(
         &mut self,
         tenant: &str,
         id: u32,
-        entry: (i64, &[u8], &[(String, String)]),
+        entries: impl IntoIterator<Item = &'e Entry>,
         cfg: CutConfig,
-    ) -> bool {
+        mut on_insert: impl FnMut(&Entry),
+    ) -> (u64, u64) {
         if !self.tenants.contains_key(tenant) {
             self.tenants
                 .insert(tenant.to_owned(), TenantHead::default());
         }
-        let t = self
-            .tenants
-            .get_mut(tenant)
-            .unwrap_or_else(|| unreachable!());
+        let Some(t) = self.tenants.get_mut(tenant) else {
+            return (0, 0);
+        };
         let s = t.streams.entry(id).or_default();
-        let before = s.mem_bytes();
-        let buf = Arc::make_mut(&mut s.buf);
-        if !buf.insert(entry.0, entry.1, entry.2) {
-            return false;
+        let (mut n, mut bytes) = (0u64, 0u64);
+        let mut mem = self.mem_bytes.saturating_sub(s.buf.mem_bytes());
+        let mut buf = Arc::make_mut(&mut s.buf);
+        for e in entries {
+            if !buf.insert(e.ts, &e.line, &e.metadata) {
+                continue;
+            }
+            n += 1;
+            bytes += e.line.len() as u64;
+            on_insert(e);
+            if buf.raw_bytes() >= cfg.block_target_bytes {
+                let chunk = encode(buf, cfg);
+                mem += chunk.bytes.len();
+                s.chunks.push(Arc::new(chunk));
+                s.buf = Arc::new(HeadBuf::default());
+                buf = Arc::make_mut(&mut s.buf);
+            }
         }
-        if buf.raw_bytes() >= cfg.block_target_bytes {
-            let chunk = encode(buf, cfg);
-            s.chunks.push(Arc::new(chunk));
-            s.buf = Arc::new(HeadBuf::default());
+        mem += buf.mem_bytes();
+        self.mem_bytes = mem;
+        self.entries += n;
+        if n > 0 {
+            self.first_write.get_or_insert_with(Instant::now);
         }
-        let after = s.mem_bytes();
-        self.mem_bytes = (self.mem_bytes + after).saturating_sub(before);
-        self.entries += 1;
-        self.first_write.get_or_insert_with(Instant::now);
-        true
+        (n, bytes)
     }
 }
 

@@ -16,8 +16,9 @@
 //! writers add streams.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 
-use roaring::RoaringBitmap;
+use roaring::{MultiOps, RoaringBitmap};
 
 use crate::labels::Labels;
 use crate::{LabelMatcher, MatchOp};
@@ -142,23 +143,39 @@ impl LabelIndex {
                     }
                 }
             } else {
-                let mut keep = RoaringBitmap::new();
-                if let Some(values) = values {
-                    match m.op() {
-                        MatchOp::Eq => {
-                            if let Some(b) = values.get(m.value()) {
-                                keep |= b;
+                let keep: RoaringBitmap = match values {
+                    None => RoaringBitmap::new(),
+                    Some(values) => match m.op() {
+                        MatchOp::Eq => values.get(m.value()).cloned().unwrap_or_default(),
+                        MatchOp::Re => match regex_shape(m.value()) {
+                            RegexShape::Literals(lits) => {
+                                lits.iter().filter_map(|l| values.get(*l)).union()
                             }
-                        }
-                        _ => {
-                            for (v, b) in values {
-                                if m.matches(v) {
-                                    keep |= b;
-                                }
+                            RegexShape::Prefix(prefix) => {
+                                // `prefix.*` accepts every value with the prefix
+                                // (`.` does not match a newline: those are tested).
+                                let all = m.value().len() == prefix.len() + 2
+                                    && m.value().ends_with(".*");
+                                values
+                                    .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+                                    .take_while(|(v, _)| v.starts_with(prefix))
+                                    .filter(|(v, _)| (all && !v.contains('\n')) || m.matches(v))
+                                    .map(|(_, b)| b)
+                                    .union()
                             }
-                        }
-                    }
-                }
+                            RegexShape::Other => values
+                                .iter()
+                                .filter(|(v, _)| m.matches(v))
+                                .map(|(_, b)| b)
+                                .union(),
+                        },
+                        _ => values
+                            .iter()
+                            .filter(|(v, _)| m.matches(v))
+                            .map(|(_, b)| b)
+                            .union(),
+                    },
+                };
                 out &= keep;
             }
         }
@@ -169,9 +186,11 @@ impl LabelIndex {
     /// and some id is unknown. It has no postings, so no matcher that needs a label
     /// selects it, and it holds no data.
     pub fn push_placeholder(&mut self) -> u32 {
+        let labels = Labels::default();
+        let fingerprint = labels.fingerprint();
         self.streams.push(StreamInfo {
-            labels: Labels::default(),
-            fingerprint: 0,
+            labels,
+            fingerprint,
         });
         self.len() - 1
     }
@@ -207,6 +226,45 @@ impl LabelIndex {
     /// The postings lists, sorted by name then value (the index file's content).
     pub fn postings(&self) -> &BTreeMap<String, BTreeMap<String, RoaringBitmap>> {
         &self.postings
+    }
+}
+
+/// What a regex matcher's pattern allows the index to skip.
+#[derive(Debug, PartialEq)]
+enum RegexShape<'a> {
+    /// `a|b|c` of plain literals: look the values up.
+    Literals(Vec<&'a str>),
+    /// Every match starts with this literal: scan only that key range.
+    Prefix(&'a str),
+    /// Test every value.
+    Other,
+}
+
+/// Classifies an (anchored) regex pattern conservatively.
+fn regex_shape(pattern: &str) -> RegexShape<'_> {
+    const META: &[char] = &[
+        '.', '[', ']', '(', ')', '{', '}', '*', '+', '?', '|', '^', '$', '\\',
+    ];
+    if pattern
+        .split('|')
+        .all(|p| !p.is_empty() && !p.contains(META))
+    {
+        return RegexShape::Literals(pattern.split('|').collect());
+    }
+    if pattern.contains('|') {
+        return RegexShape::Other;
+    }
+    let end = pattern.find(META).unwrap_or(pattern.len());
+    let mut prefix = &pattern[..end];
+    // A quantifier after the literal applies to its last character.
+    if pattern[end..].starts_with(['*', '?', '{', '+']) {
+        let cut = prefix.char_indices().last().map_or(0, |(i, _)| i);
+        prefix = &prefix[..cut];
+    }
+    if prefix.is_empty() {
+        RegexShape::Other
+    } else {
+        RegexShape::Prefix(prefix)
     }
 }
 
@@ -266,12 +324,36 @@ mod tests {
         assert_eq!(ix.label_names(&only_web), ["app"]);
     }
 
+    #[test]
+    fn prefix_regex_keeps_regex_semantics() {
+        let mut ix = LabelIndex::new();
+        ix.get_or_insert(&l(&[("app", "api-1")]));
+        ix.get_or_insert(&l(&[("app", "api\nx")])); // `.` does not match a newline
+        ix.get_or_insert(&l(&[("app", "apx")]));
+        let n = ix.len();
+        assert_eq!(ids(ix.select(&[m("app", MatchOp::Re, "api.*")], n)), [0]);
+        assert_eq!(ids(ix.select(&[m("app", MatchOp::Re, "api\n.*")], n)), [1]);
+        assert_eq!(ids(ix.select(&[m("app", MatchOp::Re, "ap.")], n)), [2]);
+    }
+
+    #[test]
+    fn regex_shapes() {
+        assert_eq!(regex_shape("a|bc"), RegexShape::Literals(vec!["a", "bc"]));
+        assert_eq!(regex_shape("api"), RegexShape::Literals(vec!["api"]));
+        assert_eq!(regex_shape("pod-1.*"), RegexShape::Prefix("pod-1"));
+        assert_eq!(regex_shape("pod-1*"), RegexShape::Prefix("pod-"));
+        assert_eq!(regex_shape("a*"), RegexShape::Other);
+        assert_eq!(regex_shape("a.*|b"), RegexShape::Other);
+        assert_eq!(regex_shape("(?i)api"), RegexShape::Other);
+        assert_eq!(regex_shape("a|"), RegexShape::Other);
+    }
+
     proptest! {
         #[test]
         fn select_equals_brute_force(
             sets in proptest::collection::vec(
                 proptest::collection::btree_map("[abc]", "[xyz]{0,2}", 1..3), 1..20),
-            ms in proptest::collection::vec(("[abcd]", 0..4u8, "[xyz]{0,2}|[xyz]\\*|\\.\\*"), 0..3),
+            ms in proptest::collection::vec(("[abcd]", 0..4u8, "[xyz]{0,2}|[xyz]\\*|\\.\\*|[xyz]{1,2}\\|[xyz]|[xyz][xyz]?\\.\\*|[xyz]{1,2}[*+?]"), 0..3),
         ) {
             let mut ix = LabelIndex::new();
             let mut all = Vec::new();
