@@ -177,11 +177,7 @@ impl Parser<'_> {
             let (dst, dst_span) = self.expect_ident("a label name to format")?;
             self.expect(Tok::Eq, "\"=\"")?;
             let value = match &self.peek().kind {
-                Tok::Str(s) => {
-                    let s = s.clone();
-                    self.bump();
-                    LabelFormatValue::Template(s)
-                }
+                Tok::Str(_) => LabelFormatValue::Template(self.expect_string("a template")?.0),
                 Tok::Ident => LabelFormatValue::Rename(self.expect_ident("a label name")?.0),
                 _ => {
                     return Err(self.err_expected("a label name to rename or a template in quotes"))
@@ -346,9 +342,8 @@ impl Parser<'_> {
             Tok::Eq | Tok::Neq => {
                 let neg = op_tok.kind == Tok::Neq;
                 self.bump();
-                if let Tok::Str(value) = &self.peek().kind {
-                    let value = value.clone();
-                    let span = self.bump().span;
+                if matches!(self.peek().kind, Tok::Str(_)) {
+                    let (value, span) = self.expect_string("a string")?;
                     let op = if neg { MatchOp::Neq } else { MatchOp::Eq };
                     return Ok(LabelFilter::Matcher(
                         self.make_matcher(name, op, value, span)?,
