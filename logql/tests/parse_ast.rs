@@ -464,3 +464,10 @@ fn nothing_panics_on_hostile_input() {
         let _ = parse(q);
     }
 }
+
+#[test]
+fn from_str_is_parse() {
+    let q: Expr = r#"{app="x"} |= "y""#.parse().unwrap();
+    assert_eq!(q, parse(r#"{app="x"} |= "y""#).unwrap());
+    assert!("{}".parse::<Expr>().is_err());
+}
