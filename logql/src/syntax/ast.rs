@@ -121,7 +121,8 @@ pub enum Stage {
     /// optionally chained with `or`: keeps or drops each line by its content.
     LineFilter(LineFilter),
     /// `| json` (every field, nested objects flattened with `_`) or
-    /// `| json status, path="request.path", first="items[0]"` (only the given fields).
+    /// `| json status, path="request.path", first="items[0]"` (only the given fields;
+    /// the parser checks each path with [`crate::syntax::json_path::parse_json_path`]).
     Json(Vec<LabelExtraction>),
     /// `| logfmt`, `| logfmt --strict --keep-empty`, `| logfmt level, msg="message"`.
     Logfmt(LogfmtParser),
