@@ -494,7 +494,7 @@ pub struct RangeAggregation {
 pub enum RangeOp {
     /// `count_over_time`: number of lines in the window.
     CountOverTime,
-    /// `rate`: lines per second; with `unwrap`, the per-second rate of the unwrapped counter.
+    /// `rate`: lines per second; with `unwrap`, the sum of the unwrapped values per second.
     Rate,
     /// `rate_counter`: per-second rate of an unwrapped counter, resets handled (requires `unwrap`).
     RateCounter,
