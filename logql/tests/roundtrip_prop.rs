@@ -393,7 +393,7 @@ fn vector_op() -> impl Strategy<Value = VectorOp> {
 
 fn metric_leaf() -> impl Strategy<Value = MetricExpr> {
     prop_oneof![
-        4 => range_aggregation().prop_map(MetricExpr::RangeAggregation),
+        4 => range_aggregation().prop_map(|r| MetricExpr::RangeAggregation(Box::new(r))),
         1 => finite().prop_map(MetricExpr::Literal),
         1 => finite().prop_map(MetricExpr::Vector),
     ]
@@ -492,13 +492,13 @@ fn metric_expr() -> impl Strategy<Value = MetricExpr> {
                     } else {
                         e
                     };
-                    MetricExpr::LabelReplace(LabelReplace {
+                    MetricExpr::LabelReplace(Box::new(LabelReplace {
                         expr: Box::new(expr),
                         dst,
                         replacement,
                         src,
                         regex,
-                    })
+                    }))
                 }
             ),
         ]

@@ -400,7 +400,8 @@ impl CmpOp {
 #[derive(Debug, Clone, PartialEq)]
 pub enum MetricExpr {
     /// `rate({app="api"}[5m])`, `quantile_over_time(0.99, {…} | unwrap latency [5m]) by (host)`.
-    RangeAggregation(RangeAggregation),
+    /// (Boxed, as is `LabelReplace`, to keep `MetricExpr` small.)
+    RangeAggregation(Box<RangeAggregation>),
     /// `sum by (host) (…)`, `topk(5, …)`.
     VectorAggregation(VectorAggregation),
     /// `a + b`, `a > bool 10`, `a / on (host) group_left b`.
@@ -410,7 +411,7 @@ pub enum MetricExpr {
     /// `vector(1)`: an instant vector holding one sample with no labels.
     Vector(f64),
     /// `label_replace(v, "dst", "$1", "src", "(.*)-.*")`.
-    LabelReplace(LabelReplace),
+    LabelReplace(Box<LabelReplace>),
 }
 
 impl MetricExpr {

@@ -80,8 +80,9 @@ impl<'a> Parser<'a> {
         &self.toks[(self.pos + n).min(last)]
     }
 
+    /// True if the next token is of the same kind as `kind` (payloads are not compared).
     fn at(&self, kind: &Tok) -> bool {
-        &self.peek().kind == kind
+        std::mem::discriminant(&self.peek().kind) == std::mem::discriminant(kind)
     }
 
     /// Consumes the next token and returns it. Consumed tokens are never looked at again
