@@ -464,3 +464,24 @@ fn nothing_panics_on_hostile_input() {
         let _ = parse(q);
     }
 }
+
+#[test]
+fn from_str_is_parse() {
+    let q: Expr = r#"{app="x"} |= "y""#.parse().unwrap();
+    assert_eq!(q, parse(r#"{app="x"} |= "y""#).unwrap());
+    assert!("{}".parse::<Expr>().is_err());
+}
+
+#[test]
+fn nesting_up_to_the_limit_works() {
+    let n = 60;
+    let sums = format!("{}vector(1){}", "sum(".repeat(n), ")".repeat(n));
+    let filters = format!(r#"{{a="b"}} | {}x="1"{}"#, "(".repeat(n), ")".repeat(n));
+    let chain = vec!["vector(1)"; n].join(" / ");
+    let pow = vec!["2"; n].join(" ^ ");
+    let ranges = format!(r#"rate({}{{a="b"}}{}[1m])"#, "(".repeat(n), ")".repeat(n));
+    for q in [sums, filters, chain, pow, ranges] {
+        let ast = parse(&q).unwrap_or_else(|e| panic!("{}", e.render(&q)));
+        assert_eq!(parse(&ast.to_string()).unwrap(), ast);
+    }
+}

@@ -176,13 +176,30 @@ fn label_filter() -> impl Strategy<Value = LabelFilter> {
     })
 }
 
-fn extraction() -> impl Strategy<Value = LabelExtraction> {
+const JSON_PATHS: &[&str] = &[
+    "a",
+    "a.b",
+    "items[0]",
+    "servers[10].name",
+    "[\"a b\"]",
+    "x[\"y\"][2]",
+];
+
+/// A `logfmt` field (any key) or, with `json`, a field with a valid JSON path.
+fn extraction(json: bool) -> impl Strategy<Value = LabelExtraction> {
+    let expr = if json {
+        prop::sample::select(JSON_PATHS)
+            .prop_map(str::to_string)
+            .boxed()
+    } else {
+        text().boxed()
+    };
     prop_oneof![
         ident().prop_map(|l| LabelExtraction {
             label: l.clone(),
             expression: l
         }),
-        (ident(), text()).prop_map(|(label, expression)| LabelExtraction { label, expression }),
+        (ident(), expr).prop_map(|(label, expression)| LabelExtraction { label, expression }),
     ]
 }
 
@@ -267,8 +284,8 @@ fn label_formats() -> impl Strategy<Value = Vec<LabelFormat>> {
 fn stage() -> impl Strategy<Value = Stage> {
     prop_oneof![
         3 => line_filter().prop_map(Stage::LineFilter),
-        1 => prop::collection::vec(extraction(), 0..3).prop_map(Stage::Json),
-        1 => (any::<bool>(), any::<bool>(), prop::collection::vec(extraction(), 0..3))
+        1 => prop::collection::vec(extraction(true), 0..3).prop_map(Stage::Json),
+        1 => (any::<bool>(), any::<bool>(), prop::collection::vec(extraction(false), 0..3))
             .prop_map(|(strict, keep_empty, fields)| Stage::Logfmt(LogfmtParser { strict, keep_empty, fields })),
         1 => prop::sample::select(PARSER_REGEXES).prop_map(|s| Stage::Regexp(s.into())),
         1 => prop::sample::select(PARSER_PATTERNS).prop_map(|s| Stage::Pattern(s.into())),
@@ -376,7 +393,7 @@ fn vector_op() -> impl Strategy<Value = VectorOp> {
 
 fn metric_leaf() -> impl Strategy<Value = MetricExpr> {
     prop_oneof![
-        4 => range_aggregation().prop_map(MetricExpr::RangeAggregation),
+        4 => range_aggregation().prop_map(|r| MetricExpr::RangeAggregation(Box::new(r))),
         1 => finite().prop_map(MetricExpr::Literal),
         1 => finite().prop_map(MetricExpr::Vector),
     ]
@@ -475,13 +492,13 @@ fn metric_expr() -> impl Strategy<Value = MetricExpr> {
                     } else {
                         e
                     };
-                    MetricExpr::LabelReplace(LabelReplace {
+                    MetricExpr::LabelReplace(Box::new(LabelReplace {
                         expr: Box::new(expr),
                         dst,
                         replacement,
                         src,
                         regex,
-                    })
+                    }))
                 }
             ),
         ]

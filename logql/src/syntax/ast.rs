@@ -121,7 +121,8 @@ pub enum Stage {
     /// optionally chained with `or`: keeps or drops each line by its content.
     LineFilter(LineFilter),
     /// `| json` (every field, nested objects flattened with `_`) or
-    /// `| json status, path="request.path", first="items[0]"` (only the given fields).
+    /// `| json status, path="request.path", first="items[0]"` (only the given fields;
+    /// the parser checks each path with [`crate::syntax::json_path::parse_json_path`]).
     Json(Vec<LabelExtraction>),
     /// `| logfmt`, `| logfmt --strict --keep-empty`, `| logfmt level, msg="message"`.
     Logfmt(LogfmtParser),
@@ -399,7 +400,8 @@ impl CmpOp {
 #[derive(Debug, Clone, PartialEq)]
 pub enum MetricExpr {
     /// `rate({app="api"}[5m])`, `quantile_over_time(0.99, {…} | unwrap latency [5m]) by (host)`.
-    RangeAggregation(RangeAggregation),
+    /// (Boxed, as is `LabelReplace`, to keep `MetricExpr` small.)
+    RangeAggregation(Box<RangeAggregation>),
     /// `sum by (host) (…)`, `topk(5, …)`.
     VectorAggregation(VectorAggregation),
     /// `a + b`, `a > bool 10`, `a / on (host) group_left b`.
@@ -409,7 +411,7 @@ pub enum MetricExpr {
     /// `vector(1)`: an instant vector holding one sample with no labels.
     Vector(f64),
     /// `label_replace(v, "dst", "$1", "src", "(.*)-.*")`.
-    LabelReplace(LabelReplace),
+    LabelReplace(Box<LabelReplace>),
 }
 
 impl MetricExpr {
@@ -493,7 +495,7 @@ pub struct RangeAggregation {
 pub enum RangeOp {
     /// `count_over_time`: number of lines in the window.
     CountOverTime,
-    /// `rate`: lines per second; with `unwrap`, the per-second rate of the unwrapped counter.
+    /// `rate`: lines per second; with `unwrap`, the sum of the unwrapped values per second.
     Rate,
     /// `rate_counter`: per-second rate of an unwrapped counter, resets handled (requires `unwrap`).
     RateCounter,

@@ -324,11 +324,22 @@ impl Lexer<'_> {
                     self.pos += 1;
                 }
             }
-            let text = &self.src[start..self.pos];
-            match text.parse::<f64>() {
-                Ok(v) if v.is_finite() => v,
-                _ => return Err((format!("number {text:?} out of range"), self.pos)),
+            // Plain numbers are converted after the unit check below: `5m` needs no float.
+            if let Some(tok) = self.unit_suffix(start) {
+                return Ok(tok);
             }
+            let text = &self.src[start..self.pos];
+            if text.len() <= 15 && text.bytes().all(|b| b.is_ascii_digit()) {
+                // Exact: at most 15 digits fit an f64 mantissa.
+                let v = text
+                    .bytes()
+                    .fold(0u64, |acc, b| acc * 10 + u64::from(b - b'0'));
+                return Ok(Tok::Number(v as f64));
+            }
+            return match text.parse::<f64>() {
+                Ok(v) if v.is_finite() => Ok(Tok::Number(v)),
+                _ => Err((format!("number {text:?} out of range"), self.pos)),
+            };
         };
         if let Some(tok) = self.unit_suffix(start) {
             return Ok(tok);
@@ -341,7 +352,10 @@ impl Lexer<'_> {
     fn unit_suffix(&mut self, start: usize) -> Option<Tok> {
         let rest = &self.src[self.pos..];
         let dur_len = suffix_len(rest, |c| {
-            c.is_ascii_digit() || c == '.' || "nuµμmshdwy".contains(c)
+            matches!(
+                c,
+                '0'..='9' | '.' | 'n' | 'u' | 'µ' | 'μ' | 'm' | 's' | 'h' | 'd' | 'w' | 'y'
+            )
         });
         if dur_len > 0 {
             let text = &self.src[start..self.pos + dur_len];
@@ -351,7 +365,10 @@ impl Lexer<'_> {
             }
         }
         let bytes_len = suffix_len(rest, |c| {
-            c.is_ascii_digit() || c == '.' || "BikKMGTPE".contains(c)
+            matches!(
+                c,
+                '0'..='9' | '.' | 'B' | 'i' | 'k' | 'K' | 'M' | 'G' | 'T' | 'P' | 'E'
+            )
         });
         if bytes_len > 0 {
             let text = &self.src[start..self.pos + bytes_len];

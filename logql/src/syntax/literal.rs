@@ -5,20 +5,6 @@
 
 use crate::units::{format_range_duration, parse_bytes, parse_duration_literal};
 
-const UNITS: [(&str, i64); 11] = [
-    ("ns", 1),
-    ("us", 1_000),
-    ("µs", 1_000),
-    ("μs", 1_000),
-    ("ms", 1_000_000),
-    ("s", 1_000_000_000),
-    ("m", 60_000_000_000),
-    ("h", 3_600_000_000_000),
-    ("d", 86_400_000_000_000),
-    ("w", 7 * 86_400_000_000_000),
-    ("y", 365 * 86_400_000_000_000),
-];
-
 /// Parses an integer-only duration with any of the units `ns us µs ms s m h d w y` in any
 /// order (`1h30m`, `30m1h`, `1s500ns`), exactly; `None` if the text has fractions or is
 /// malformed or overflows.
@@ -36,12 +22,21 @@ fn parse_int_duration(s: &str) -> Option<i64> {
         let n: i64 = rest[..digits].parse().ok()?;
         rest = &rest[digits..];
         // Longest match first, so "ms" is not read as "m" followed by "s".
-        let (unit, mult) = UNITS
-            .iter()
-            .filter(|(u, _)| rest.starts_with(u))
-            .max_by_key(|(u, _)| u.len())?;
-        rest = &rest[unit.len()..];
-        total = total.checked_add(n.checked_mul(*mult)?)?;
+        let (unit_len, mult) = match rest.as_bytes() {
+            [b'n', b's', ..] => (2, 1),
+            [b'u', b's', ..] => (2, 1_000),
+            [b'm', b's', ..] => (2, 1_000_000),
+            [b's', ..] => (1, 1_000_000_000),
+            [b'm', ..] => (1, 60_000_000_000),
+            [b'h', ..] => (1, 3_600_000_000_000),
+            [b'd', ..] => (1, 86_400_000_000_000),
+            [b'w', ..] => (1, 7 * 86_400_000_000_000),
+            [b'y', ..] => (1, 365 * 86_400_000_000_000),
+            _ if rest.starts_with("µs") || rest.starts_with("μs") => (3, 1_000),
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total = total.checked_add(n.checked_mul(mult)?)?;
     }
     Some(total)
 }

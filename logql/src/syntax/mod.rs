@@ -48,6 +48,7 @@
 pub mod ast;
 mod check;
 mod error;
+pub mod json_path;
 mod lexer;
 mod literal;
 mod parser;
@@ -81,6 +82,15 @@ use crate::matcher::LabelMatcher;
 /// ```
 pub fn parse(query: &str) -> Result<Expr, ParseError> {
     parser::parse_query(query)
+}
+
+impl std::str::FromStr for Expr {
+    type Err = ParseError;
+
+    /// The same as [`parse`]: `let q: Expr = "{app=\"x\"}".parse()?`.
+    fn from_str(query: &str) -> Result<Expr, ParseError> {
+        parse(query)
+    }
 }
 
 /// Parses a query that must be a log query (`{…} | …`), such as the argument of

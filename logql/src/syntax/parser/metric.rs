@@ -506,12 +506,12 @@ impl Parser<'_> {
                 format!("invalid aggregation {name} without unwrap; add e.g. | unwrap latency before the range"),
             ));
         }
-        Ok(MetricExpr::RangeAggregation(RangeAggregation {
+        Ok(MetricExpr::RangeAggregation(Box::new(RangeAggregation {
             op,
             param,
             range,
             grouping,
-        }))
+        })))
     }
 
     /// The argument of a range aggregation: a log query with a range.
@@ -663,12 +663,12 @@ impl Parser<'_> {
             ));
         }
         check_regex(&regex).map_err(|m| self.error(re_span, format!("label_replace: {m}")))?;
-        Ok(MetricExpr::LabelReplace(LabelReplace {
+        Ok(MetricExpr::LabelReplace(Box::new(LabelReplace {
             expr: Box::new(expr),
             dst,
             replacement,
             src,
             regex,
-        }))
+        })))
     }
 }

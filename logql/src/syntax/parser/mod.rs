@@ -80,16 +80,24 @@ impl<'a> Parser<'a> {
         &self.toks[(self.pos + n).min(last)]
     }
 
+    /// True if the next token is of the same kind as `kind` (payloads are not compared).
     fn at(&self, kind: &Tok) -> bool {
-        &self.peek().kind == kind
+        std::mem::discriminant(&self.peek().kind) == std::mem::discriminant(kind)
     }
 
+    /// Consumes the next token and returns it. Consumed tokens are never looked at again
+    /// (only their spans), so the kind is moved out rather than cloned.
     fn bump(&mut self) -> Token {
-        let t = self.peek().clone();
         if self.pos < self.toks.len() - 1 {
+            let t = &mut self.toks[self.pos];
             self.pos += 1;
+            Token {
+                kind: std::mem::replace(&mut t.kind, Tok::Eof),
+                span: t.span,
+            }
+        } else {
+            self.peek().clone()
         }
-        t
     }
 
     fn text(&self, t: &Token) -> &'a str {
@@ -126,14 +134,16 @@ impl<'a> Parser<'a> {
     }
 
     fn expect_string(&mut self, what: &str) -> PResult<(String, Span)> {
-        match &self.peek().kind {
-            Tok::Str(s) => {
-                let s = s.clone();
-                let t = self.bump();
-                Ok((s, t.span))
+        if matches!(self.peek().kind, Tok::Str(_)) {
+            if let Token {
+                kind: Tok::Str(s),
+                span,
+            } = self.bump()
+            {
+                return Ok((s, span));
             }
-            _ => Err(self.err_expected(what)),
         }
+        Err(self.err_expected(what))
     }
 
     fn expect_eof(&self, expr: &Expr) -> PResult<()> {

@@ -7,6 +7,7 @@ use crate::syntax::ast::{
     LineFilter, LineFilterOp, LineFilterValue, LogfmtParser, Stage, Unwrap,
 };
 use crate::syntax::check::{check_ip, check_regex, check_regexp_parser};
+use crate::syntax::json_path::parse_json_path;
 use crate::syntax::pattern::{validate_filter_pattern, validate_parser_pattern};
 use crate::syntax::span::Span;
 use crate::syntax::token::Tok;
@@ -106,7 +107,7 @@ impl Parser<'_> {
     /// The rest of a stage after its keyword.
     fn parse_stage(&mut self, kw: &str) -> PResult<Stage> {
         Ok(match kw {
-            "json" => Stage::Json(self.parse_extractions()?),
+            "json" => Stage::Json(self.parse_extractions(true)?),
             "logfmt" => Stage::Logfmt(self.parse_logfmt()?),
             "regexp" => {
                 let (re, span) = self.expect_string("the regex of the regexp parser, in quotes")?;
@@ -129,20 +130,26 @@ impl Parser<'_> {
         })
     }
 
-    /// `| json`'s / `| logfmt`'s optional field list: `a, b="path"`.
-    fn parse_extractions(&mut self) -> PResult<Vec<LabelExtraction>> {
+    /// `| json`'s / `| logfmt`'s optional field list: `a, b="path"`. For `json`
+    /// (`json_paths`), each path must be a valid JSON path.
+    fn parse_extractions(&mut self, json_paths: bool) -> PResult<Vec<LabelExtraction>> {
         let mut out = Vec::new();
         if !self.at(&Tok::Ident) {
             return Ok(out);
         }
         loop {
-            let (label, _) = self.expect_ident("a label name")?;
-            let expression = if self.at(&Tok::Eq) {
+            let (label, label_span) = self.expect_ident("a label name")?;
+            let (expression, span) = if self.at(&Tok::Eq) {
                 self.bump();
-                self.expect_string("the field's path or key, in quotes")?.0
+                self.expect_string("the field's path or key, in quotes")?
             } else {
-                label.clone()
+                (label.clone(), label_span)
             };
+            if json_paths {
+                parse_json_path(&expression).map_err(|m| {
+                    self.error(span, format!("invalid JSON path {expression:?}: {m}"))
+                })?;
+            }
             out.push(LabelExtraction { label, expression });
             if !self.at(&Tok::Comma) {
                 return Ok(out);
@@ -166,7 +173,7 @@ impl Parser<'_> {
                 }
             }
         }
-        p.fields = self.parse_extractions()?;
+        p.fields = self.parse_extractions(false)?;
         Ok(p)
     }
 
@@ -177,11 +184,7 @@ impl Parser<'_> {
             let (dst, dst_span) = self.expect_ident("a label name to format")?;
             self.expect(Tok::Eq, "\"=\"")?;
             let value = match &self.peek().kind {
-                Tok::Str(s) => {
-                    let s = s.clone();
-                    self.bump();
-                    LabelFormatValue::Template(s)
-                }
+                Tok::Str(_) => LabelFormatValue::Template(self.expect_string("a template")?.0),
                 Tok::Ident => LabelFormatValue::Rename(self.expect_ident("a label name")?.0),
                 _ => {
                     return Err(self.err_expected("a label name to rename or a template in quotes"))
@@ -346,9 +349,8 @@ impl Parser<'_> {
             Tok::Eq | Tok::Neq => {
                 let neg = op_tok.kind == Tok::Neq;
                 self.bump();
-                if let Tok::Str(value) = &self.peek().kind {
-                    let value = value.clone();
-                    let span = self.bump().span;
+                if matches!(self.peek().kind, Tok::Str(_)) {
+                    let (value, span) = self.expect_string("a string")?;
                     let op = if neg { MatchOp::Neq } else { MatchOp::Eq };
                     return Ok(LabelFilter::Matcher(
                         self.make_matcher(name, op, value, span)?,
