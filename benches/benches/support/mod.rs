@@ -117,7 +117,7 @@ pub fn synthetic(i: usize) -> (Labels, Entry) {
         ("host", format!("node-{}", s)),
         (
             "env",
-            if s % 3 == 0 {
+            if s.is_multiple_of(3) {
                 "staging".to_string()
             } else {
                 "prod".to_string()

@@ -84,7 +84,7 @@ pub(crate) fn format_bytes(bytes: u64) -> String {
     ];
     if bytes != 0 {
         for (unit, size) in BIN.iter().chain(DEC.iter()) {
-            if bytes % size == 0 {
+            if bytes.is_multiple_of(*size) {
                 return format!("{}{unit}", bytes / size);
             }
         }
