@@ -111,7 +111,7 @@ fn durations() {
     assert_eq!(
         labels_of(q, GW, &["duration=100"]),
         vec![Some(
-            r#"{__error__="LabelFilterErr", __error_details__="time: invalid duration \"100\"", app="gw", duration="100"}"#
+            r#"{__error__="LabelFilterErr", __error_details__="time: missing unit in duration \"100\"", app="gw", duration="100"}"#
                 .to_string()
         )]
     );

@@ -128,7 +128,7 @@ fn unwrap_duration_and_bytes() {
             sample(-5400.0, r#"{app="api"}"#),
             sample(
                 0.0,
-                r#"{__error__="SampleExtractionErr", __error_details__="time: invalid duration \"5\"", app="api", took="5"}"#
+                r#"{__error__="SampleExtractionErr", __error_details__="time: missing unit in duration \"5\"", app="api", took="5"}"#
             ),
         ]
     );

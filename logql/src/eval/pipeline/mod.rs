@@ -38,7 +38,7 @@ pub use sample::{SampleExtractor, StreamSampleExtractor};
 use crate::eval::labels::LabelsBuilder;
 use crate::metric::Labels;
 use crate::syntax::ast::Stage;
-use intern::Interner;
+use intern::{Interner, Select};
 use stages::{Hints, LineStage, Op, Parser, Scratch};
 
 /// Why a pipeline could not be compiled: which stage, and what is wrong with it.
@@ -324,7 +324,7 @@ impl StreamPipeline {
                 labels_hash: self.stream_hash,
             });
         }
-        let (labels, hash) = self.interner.intern(&self.builder, &|_| true);
+        let (labels, hash) = self.interner.intern(&self.builder, Select::All);
         self.current = labels;
         Some(ProcessedEntry {
             line: out_line,
