@@ -153,7 +153,7 @@ impl Pipeline {
                 })
                 .collect(),
         };
-        let changes_labels = rest.iter().any(Op::changes_labels);
+        let changes_labels = rest.iter().any(|o| o.changes_labels(&parsers));
         let changes_line = rest.iter().any(|o| o.changes_line(&parsers));
         Ok(Pipeline {
             inner: Arc::new(Compiled {

@@ -168,14 +168,13 @@ pub(crate) enum Op {
 }
 
 impl Op {
-    /// Whether the stage can change the label set.
-    pub(crate) fn changes_labels(&self) -> bool {
+    /// Whether the stage can change the label set (a skipped parser cannot).
+    pub(crate) fn changes_labels(&self, parsers: &[Parser]) -> bool {
         match self {
             Op::Line(_) | Op::Decolorize => false,
+            Op::Parse(i) => !matches!(parsers.get(*i), Some(Parser::Skip)),
             Op::LabelFilter(f) => f.can_set_error(),
-            Op::Parse(_) | Op::LineFormat(_) | Op::LabelFormat(_) | Op::Drop(_) | Op::Keep(_) => {
-                true
-            }
+            Op::LineFormat(_) | Op::LabelFormat(_) | Op::Drop(_) | Op::Keep(_) => true,
         }
     }
 
