@@ -16,14 +16,32 @@
 //! Result labels are a [`Labels`], which drops labels with an empty value (as Loki does
 //! when its HTTP layer parses a result stream's labels back, and as Prometheus does).
 //!
-//! # Semantics notes
+//! # Semantics notes (Loki v3, read in `pkg/logql/log`)
 //!
-//! Per-stage semantics are in [`label_filter`](self) (label filters) and the stage
-//! module's notes; the order of evaluation is Loki's `streamPipeline.Process`: reset the
-//! builder, add the structured metadata (a name clashing with a stream label becomes
-//! `<name>_extracted`), run the stages in order, stop at the first that drops the entry.
-//! A log query extracts every label a parser finds (they are all returned); only sample
-//! extraction narrows parsers to the labels it needs (see [`sample`]).
+//! The detailed notes, with what was confirmed in Loki's source and what is assumed, are
+//! at the top of `label_filter.rs`, `stages.rs` and [`sample`]. In short:
+//!
+//! - Order: reset the builder, add the structured metadata (a name clashing with a
+//!   stream label becomes `<name>_extracted`), run the stages in order, stop at the first
+//!   that drops the entry (`streamPipeline.Process`).
+//! - Parsers: as in [`crate::eval`]'s modules. A log query extracts every label a parser
+//!   finds, since all of them are returned; only sample extraction narrows parsers to the
+//!   labels it needs (Loki's parser hints exist for metric queries only).
+//! - Label filters: `and` evaluates both sides, `or` stops at the first that passes.
+//!   String matchers treat an absent label as `""` and read `__error__` too, so
+//!   `| __error__=""` drops failed entries. Regexes are anchored, except Loki's literal
+//!   simplifications (`.*`/empty always match, `.+` means non-empty, `foo.*`, `.*foo`,
+//!   `.*foo.*` are substring tests). Numeric / duration / bytes comparisons fail on an
+//!   absent label; a value that does not convert **passes** and sets
+//!   `__error__="LabelFilterErr"` (unless an error is already set). `ip()` filters pass
+//!   entries that already have an error and fail on an absent label.
+//! - `line_format`: renders with every label, `__line__` and `__timestamp__`; a run-time
+//!   error sets `TemplateFormatErr` and keeps the line.
+//! - `label_format`: in order; a rename moves the value (keeping its category) and
+//!   deletes the source; templates see the labels as they were at the stage's first
+//!   template; an error sets `TemplateFormatErr` and skips that assignment.
+//! - `drop` / `keep` with names or matchers; `keep` never removes `__error__` and
+//!   `__error_details__`; `drop __error__` clears the error.
 
 mod intern;
 mod label_filter;
