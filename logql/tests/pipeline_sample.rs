@@ -233,6 +233,10 @@ fn pushed_down_sum_without_grouping_skips_the_parser() {
         samples(&ex, API, &["not json", r#"{"a":"b"}"#]),
         vec![sample(1.0, "{}"), sample(1.0, "{}")]
     );
+    // the same for a json parser with parameters (Loki's no-labels hint skips it too)
+    let q = r#"sum(count_over_time({app="api"} | json a="x.y" [1m]))"#;
+    let ex = extractor(q, Some(Grouping::By(vec![])));
+    assert_eq!(samples(&ex, API, &["not json"]), vec![sample(1.0, "{}")]);
     // but a label the pipeline reads is still extracted
     let q = r#"sum(count_over_time({app="api"} | json | status >= 500 [1m]))"#;
     let ex = extractor(q, Some(Grouping::By(vec![])));
@@ -241,6 +245,15 @@ fn pushed_down_sum_without_grouping_skips_the_parser() {
         samples(&ex, API, &[r#"{"status":503}"#, r#"{"status":200}"#]),
         vec![sample(1.0, "{}"), None]
     );
+}
+
+#[test]
+fn a_skipped_parser_is_still_validated() {
+    use logjar_logql::eval::pipeline::SampleExtractor;
+    let agg = range_agg(r#"sum(count_over_time({app="api"} | json a="x[" [1m]))"#);
+    let err = SampleExtractor::compile(&agg.range, agg.op, Some(&Grouping::By(vec![])));
+    // (if the parser already rejects the path, `range_agg` would have panicked)
+    assert_eq!(err.unwrap_err().stage, "stage 1 (json)");
 }
 
 #[test]

@@ -18,7 +18,8 @@
 //! - Parser hints: when the result only needs some labels (`by (…)` non-empty, or
 //!   `by ()`), a lone `| json` parser extracts only the labels the later stages, the
 //!   grouping and the unwrap read, and stops once it has them; with nothing needed, a
-//!   lone `| json` / `| logfmt` parser is skipped, as Loki does. Structured metadata
+//!   lone parser (`json`, `logfmt`, `regexp`, `pattern`; `unpack` still runs as it may
+//!   rewrite the line) is skipped, as Loki does, so it sets no error. Structured metadata
 //!   labels are part of the sample labels unless the grouping removes them.
 //!
 //! *Assumed*: Go's `Duration.Seconds()` is `secs + nanos/1e9`, which we reproduce.
