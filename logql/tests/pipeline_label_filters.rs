@@ -326,3 +326,39 @@ fn stream_labels_are_returned_as_is_for_filter_only_pipelines() {
     assert!(std::ptr::eq(e.line, &input[..]), "the line is borrowed");
     assert!(s.process(0, b"ab", &[]).is_none());
 }
+
+#[test]
+fn literal_alternations_follow_lokis_simplifier() {
+    let lines = [
+        "host=web-1",
+        "host=web-10",
+        "host=web-11",
+        "host=xweb-1",
+        "host=web-2",
+    ];
+    // Go factors `web-1|web-10` into `web-1(?:|0)`; Loki then tests substrings.
+    assert_eq!(
+        keeps(r#"{app="gw"} | logfmt | host=~"web-1|web-10""#, &lines),
+        vec![true, true, true, true, false]
+    );
+    // No shared prefix: exact matches, as an anchored regex would give.
+    assert_eq!(
+        keeps(
+            r#"{app="gw"} | logfmt | level=~"info|error""#,
+            &["level=info", "level=errors", "level=error"]
+        ),
+        vec![true, false, true]
+    );
+    // A prefix followed by single characters becomes a character class: anchored.
+    assert_eq!(
+        keeps(
+            r#"{app="gw"} | logfmt | status=~"500|502""#,
+            &["status=500", "status=5020"]
+        ),
+        vec![true, false]
+    );
+    assert_eq!(
+        keeps(r#"{app="gw"} | logfmt | host!~"web-1|web-10""#, &lines),
+        vec![false, false, false, false, true]
+    );
+}

@@ -19,14 +19,18 @@
 //! - `ip()` filters pass every entry that already has an error, fail when the label is
 //!   absent, and otherwise scan the value like the `|= ip()` line filter.
 //!
+//!   Alternations of plain literals follow Loki's simplifier too (see `label_regex.rs`):
+//!   `=~"web-1|web-10"` is two substring tests, `=~"info|error"` two exact matches.
+//!
 //! *Assumed / differences*: error details follow Go's wording for the common cases
-//! (`strconv.ParseFloat: parsing "x": invalid syntax`, `time: invalid duration "x"`); Go's
-//! hex floats (`0x1p3`) are not accepted as numbers. Loki's simplifier also turns
-//! alternations whose branches share a leading literal (`bar|buzz`, factored by Go's regex
-//! parser into `b(?:ar|uzz)`) into substring tests; we keep those anchored.
+//! (`strconv.ParseFloat: parsing "x": invalid syntax`, `time: missing unit in duration
+//! "5"`, go-humanize's `unhandled size name: x`); Go's hex floats (`0x1p3`) are not
+//! accepted as numbers. Case-insensitive literals (`(?i)foo.*`), which Loki also turns
+//! into (case-folding) substring tests, stay anchored regexes here.
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
+use super::label_regex::{simplify_literal_alternation, Leaf};
 use super::PipelineError;
 use crate::eval::ip::IpMatcher;
 use crate::eval::labels::{errors, LabelsBuilder};
@@ -81,6 +85,8 @@ enum StrTest {
     Contains(String),
     /// Exact comparison (`=`, `!=`).
     Equal(String),
+    /// Any of these literal filters (Loki's simplified literal alternations).
+    Any(Vec<Leaf>),
     /// Anchored regex, via the AST's compiled matcher (its result is not inverted here).
     Matcher(LabelMatcher),
 }
@@ -317,7 +323,9 @@ impl StringFilter {
             MatchOp::Neq => (StrTest::Equal(m.value().to_string()), true),
             MatchOp::Re | MatchOp::Nre => {
                 let negated = m.op() == MatchOp::Nre;
-                match simplify_regex(m.value()) {
+                let simplified = simplify_regex(m.value())
+                    .or_else(|| simplify_literal_alternation(m.value()).map(StrTest::Any));
+                match simplified {
                     Some(t) => (t, negated),
                     // The matcher applies its own negation.
                     None => (StrTest::Matcher(m.clone()), false),
@@ -338,6 +346,11 @@ impl StringFilter {
             StrTest::NonEmpty => !v.is_empty(),
             StrTest::Contains(s) => v.contains(s.as_str()),
             StrTest::Equal(s) => v == s,
+            StrTest::Any(leaves) => leaves.iter().any(|l| match l {
+                Leaf::Equal(s) => v == s,
+                Leaf::Contains(s) => v.contains(s.as_str()),
+                Leaf::True => true,
+            }),
             StrTest::Matcher(m) => m.matches(v),
         };
         r != self.negated

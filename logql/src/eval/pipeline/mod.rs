@@ -31,7 +31,9 @@
 //!   String matchers treat an absent label as `""` and read `__error__` too, so
 //!   `| __error__=""` drops failed entries. Regexes are anchored, except Loki's literal
 //!   simplifications (`.*`/empty always match, `.+` means non-empty, `foo.*`, `.*foo`,
-//!   `.*foo.*` are substring tests). Numeric / duration / bytes comparisons fail on an
+//!   `.*foo.*` are substring tests, and in an alternation of literals the branches Go's
+//!   parser factors by a common prefix are substring tests: `=~"web-1|web-10"` matches
+//!   `web-11`). Numeric / duration / bytes comparisons fail on an
 //!   absent label; a value that does not convert **passes** and sets
 //!   `__error__="LabelFilterErr"` (unless an error is already set). `ip()` filters pass
 //!   entries that already have an error and fail on an absent label.
@@ -45,6 +47,7 @@
 
 mod intern;
 mod label_filter;
+mod label_regex;
 pub mod sample;
 mod stages;
 
