@@ -97,7 +97,7 @@ pub fn range_agg(query: &str) -> RangeAggregation {
             found = Some(r.clone());
         }
     });
-    found.unwrap_or_else(|| panic!("no range aggregation in {query}"))
+    *found.unwrap_or_else(|| panic!("no range aggregation in {query}"))
 }
 
 /// The sample extractor of a metric query's first range aggregation, with an optional
