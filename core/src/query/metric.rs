@@ -1,0 +1,394 @@
+//! Metric queries: the `MetricExpr` tree evaluated over all steps at once.
+//!
+//! Every node evaluates to a [`Matrix`] over the query's steps, or to a scalar. Range
+//! aggregations read storage (once per aggregation); everything above them is
+//! [`logjar_logql::metric`] arithmetic. An instant query is a range of one step whose
+//! matrix becomes a vector at the end.
+//!
+//! Loki semantics reproduced (`pkg/logql/engine.go`, `evaluator.go`):
+//! - a range query of a scalar expression returns a matrix with one label-less series;
+//!   an instant one returns a scalar;
+//! - instant vectors are sorted by labels unless the outermost aggregation is `sort` or
+//!   `sort_desc`;
+//! - more than `max_series` (500) series at one step fails with
+//!   `maximum of series (500) reached for a single query`.
+//! - the entries of `count_over_time`, `rate`, `bytes_over_time` and `bytes_rate` are
+//!   grouped into series by stream labels plus structured metadata. Over a bare selector
+//!   (no pipeline stage) they are read as timestamps and line lengths only
+//!   ([`Snapshot::sizes`]), which does not see structured metadata: there the series are
+//!   the streams (see the module notes of [`super`] for this deviation).
+
+use logjar_logql::metric::{
+    self as m, absent_labels, absent_over_time, log_range_aggregate, matrix_binop,
+    matrix_scalar_binop, matrix_to_vectors, scalar_binop, vector_matrix, BinOp, Cardinality,
+    EntryBucket, LabelReplace, LogSeries, RangeWindow, Steps,
+};
+use logjar_logql::syntax::{self as ast, MetricExpr};
+
+use super::context::{Ctx, Work};
+use super::error::QueryError;
+use super::par::map_parts;
+use super::pipeline::QueryPipeline;
+use super::request::QueryRequest;
+use super::{Matrix, QueryResult, Sample};
+use crate::db::{Direction, Snapshot};
+use crate::labels::Labels;
+
+const NS_PER_MS: i64 = 1_000_000;
+
+/// A node's value over all steps.
+enum Value {
+    Matrix(Matrix),
+    Scalar(f64),
+}
+
+struct Evaluator<'a> {
+    snap: &'a Snapshot,
+    steps: Steps,
+    ts_ms: Vec<i64>,
+    ctx: &'a Ctx,
+}
+
+/// Runs a metric query; returns the result and, for instant queries, its time (ms).
+pub(crate) fn run(
+    snap: &Snapshot,
+    expr: &MetricExpr,
+    req: &QueryRequest,
+    ctx: &Ctx,
+) -> Result<(QueryResult, i64), QueryError> {
+    let steps = match req.time {
+        Some(t) => Steps::instant(t),
+        None => Steps::range(req.start, req.end, req.effective_step())
+            .map_err(|e| QueryError::BadRequest(e.to_string()))?,
+    };
+    let ev = Evaluator {
+        snap,
+        ts_ms: steps.timestamps_ms(0),
+        steps,
+        ctx,
+    };
+    let value = ev.eval(expr)?;
+    let max = req.limits.max_series;
+    match (req.time, value) {
+        (Some(t), Value::Scalar(x)) => Ok((QueryResult::Scalar(x), t / NS_PER_MS)),
+        (Some(t), Value::Matrix(mx)) => {
+            let mut v: Vec<Sample> = matrix_to_vectors(&mx, &ev.ts_ms).pop().unwrap_or_default();
+            check_series(v.len(), max)?;
+            sort_instant(expr, &mut v);
+            Ok((QueryResult::Vector(v), t / NS_PER_MS))
+        }
+        (None, Value::Scalar(x)) => Ok((QueryResult::Matrix(vector_matrix(x, &ev.ts_ms)), 0)),
+        (None, Value::Matrix(mx)) => {
+            let widest = matrix_to_vectors(&mx, &ev.ts_ms)
+                .iter()
+                .map(Vec::len)
+                .max()
+                .unwrap_or(0);
+            check_series(widest, max)?;
+            Ok((QueryResult::Matrix(mx), 0))
+        }
+    }
+}
+
+fn check_series(n: usize, max: usize) -> Result<(), QueryError> {
+    if n > max {
+        return Err(QueryError::Limit(format!(
+            "maximum of series ({max}) reached for a single query"
+        )));
+    }
+    Ok(())
+}
+
+/// Loki sorts instant vectors by labels unless the query asks for `sort`/`sort_desc`
+/// at the top, whose order the aggregation already produced.
+fn sort_instant(expr: &MetricExpr, v: &mut [Sample]) {
+    let sorted_by_value = matches!(
+        expr,
+        MetricExpr::VectorAggregation(a)
+            if matches!(a.op, ast::VectorOp::Sort | ast::VectorOp::SortDesc)
+    );
+    if !sorted_by_value {
+        m::sort_vector_by_labels(v);
+    }
+}
+
+impl Evaluator<'_> {
+    fn eval(&self, e: &MetricExpr) -> Result<Value, QueryError> {
+        self.ctx.check()?;
+        match e {
+            MetricExpr::Literal(x) => Ok(Value::Scalar(*x)),
+            MetricExpr::Vector(x) => Ok(Value::Matrix(vector_matrix(*x, &self.ts_ms))),
+            MetricExpr::RangeAggregation(r) => self.range_aggregation(r).map(Value::Matrix),
+            MetricExpr::VectorAggregation(a) => {
+                let Value::Matrix(inner) = self.eval(&a.expr)? else {
+                    return Err(QueryError::Execution(
+                        "vector aggregation over a scalar".into(),
+                    ));
+                };
+                let op = vector_op(a.op, a.param);
+                let grouping = match &a.grouping {
+                    Some(ast::Grouping::By(l)) => m::Grouping::by(l),
+                    Some(ast::Grouping::Without(l)) => m::Grouping::without(l),
+                    None => m::Grouping::by::<&str>(&[]),
+                };
+                if self.steps.len() == 1
+                    && matches!(
+                        a.op,
+                        ast::VectorOp::Sort
+                            | ast::VectorOp::SortDesc
+                            | ast::VectorOp::Topk
+                            | ast::VectorOp::Bottomk
+                            | ast::VectorOp::ApproxTopk
+                    )
+                {
+                    // Keep the aggregation's own order for instant results.
+                    let v = matrix_to_vectors(&inner, &self.ts_ms)
+                        .pop()
+                        .unwrap_or_default();
+                    let out = m::aggregate(op, &grouping, &v);
+                    return Ok(Value::Matrix(ordered_single_step(out, self.ts_ms[0])));
+                }
+                Ok(Value::Matrix(m::aggregate_matrix(
+                    op,
+                    &grouping,
+                    &inner,
+                    &self.ts_ms,
+                )))
+            }
+            MetricExpr::Binary(b) => self.binary(b),
+            MetricExpr::LabelReplace(l) => {
+                let Value::Matrix(inner) = self.eval(&l.expr)? else {
+                    return Err(QueryError::Execution("label_replace over a scalar".into()));
+                };
+                let lr =
+                    LabelReplace::new(&l.dst, &l.replacement, &l.src, &l.regex).map_err(|e| {
+                        QueryError::BadRequest(format!("invalid regex in label_replace: {e}"))
+                    })?;
+                Ok(Value::Matrix(lr.apply_matrix(&inner)))
+            }
+        }
+    }
+
+    fn binary(&self, b: &ast::BinaryExpr) -> Result<Value, QueryError> {
+        let op = bin_op(b.op);
+        let lhs = self.eval(&b.lhs)?;
+        let rhs = self.eval(&b.rhs)?;
+        let rb = b.modifier.return_bool;
+        let exec = |e: m::BinOpError| QueryError::Execution(e.to_string());
+        Ok(match (lhs, rhs) {
+            (Value::Scalar(l), Value::Scalar(r)) => {
+                Value::Scalar(scalar_binop(op, l, r).map_err(exec)?)
+            }
+            (Value::Matrix(l), Value::Scalar(r)) => {
+                Value::Matrix(matrix_scalar_binop(op, &l, r, false, rb, &self.ts_ms).map_err(exec)?)
+            }
+            (Value::Scalar(l), Value::Matrix(r)) => {
+                Value::Matrix(matrix_scalar_binop(op, &r, l, true, rb, &self.ts_ms).map_err(exec)?)
+            }
+            (Value::Matrix(l), Value::Matrix(r)) => {
+                let matching = vector_matching(b.modifier.matching.as_ref());
+                Value::Matrix(matrix_binop(op, &matching, rb, &l, &r, &self.ts_ms).map_err(exec)?)
+            }
+        })
+    }
+
+    fn range_aggregation(&self, r: &ast::RangeAggregation) -> Result<Matrix, QueryError> {
+        if r.range.unwrap.is_some() {
+            return Err(QueryError::Unsupported(format!(
+                "{} with `| unwrap` (unwrapped range aggregations need the pipeline compiler)",
+                r.op.as_str()
+            )));
+        }
+        let window = RangeWindow::new(r.range.range_nanos).with_offset(r.range.offset_nanos);
+        let first = self.steps.at_ns(0);
+        let last = self.steps.at_ns(self.steps.len() - 1);
+        // Windows are (t - offset - range, t - offset]; storage ranges are [start, end).
+        let read_start = window.bounds(first).0.saturating_add(1);
+        let read_end = window.bounds(last).1.saturating_add(1);
+        let pipeline = QueryPipeline::new(&r.range.log)?;
+        let ids = self
+            .snap
+            .select(&r.range.log.selector, read_start, read_end);
+        self.ctx
+            .streams
+            .fetch_add(ids.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let parts = map_parts(&ids, |part| {
+            read_series(self.snap, &pipeline, part, read_start, read_end, self.ctx)
+        });
+        let mut series = Vec::new();
+        for p in parts {
+            series.extend(p?);
+        }
+        let op = match r.op {
+            ast::RangeOp::CountOverTime => m::RangeOp::CountOverTime,
+            ast::RangeOp::Rate => m::RangeOp::Rate,
+            ast::RangeOp::BytesOverTime => m::RangeOp::BytesOverTime,
+            ast::RangeOp::BytesRate => m::RangeOp::BytesRate,
+            ast::RangeOp::AbsentOverTime => {
+                let ts = series
+                    .iter()
+                    .flat_map(|s| s.buckets.iter().map(|b| b.ts_ns));
+                return Ok(absent_over_time(
+                    window,
+                    &self.steps,
+                    ts,
+                    absent_labels(&r.range.log.selector),
+                ));
+            }
+            other => {
+                return Err(QueryError::Unsupported(format!(
+                    "range aggregation {}",
+                    other.as_str()
+                )))
+            }
+        };
+        Ok(log_range_aggregate(op, window, &self.steps, &series))
+    }
+}
+
+/// Reads the entries of some streams in `[start, end)` as per-label-set buckets.
+fn read_series(
+    snap: &Snapshot,
+    pipeline: &QueryPipeline,
+    ids: &[(u32, Labels)],
+    start: i64,
+    end: i64,
+    ctx: &Ctx,
+) -> Result<Vec<LogSeries>, QueryError> {
+    let mut work = Work::default();
+    let mut out = Vec::with_capacity(ids.len());
+    for (id, labels) in ids {
+        let mut sp = pipeline.for_stream(labels);
+        if pipeline.is_noop() {
+            let mut buckets: Vec<EntryBucket> = Vec::new();
+            for r in snap.sizes(*id, start, end, Direction::Forward) {
+                let (ts, len) = r?;
+                work.entry(ctx, len as usize, 0)?;
+                work.size_only_lines += 1;
+                push_bucket(&mut buckets, ts, len as u64);
+            }
+            work.post_filter_lines += buckets.iter().map(|b| b.count).sum::<u64>();
+            if !buckets.is_empty() {
+                out.push(LogSeries {
+                    labels: sp.base().labels.clone(),
+                    buckets,
+                });
+            }
+            continue;
+        }
+        // Entries may carry different metadata: one bucket list per label set.
+        let mut per_labels: Vec<(super::pipeline::OutLabels, Vec<EntryBucket>)> = Vec::new();
+        for r in snap.stream(*id, start, end, Direction::Forward) {
+            let e = r?;
+            let md_len: usize = e.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+            work.entry(ctx, e.line.len(), md_len)?;
+            let Some((labels, line)) = sp.process(&e.line, &e.metadata) else {
+                continue;
+            };
+            work.post_filter_lines += 1;
+            let slot = match per_labels.iter().position(|(l, _)| l.key == labels.key) {
+                Some(i) => i,
+                None => {
+                    per_labels.push((labels, Vec::new()));
+                    per_labels.len() - 1
+                }
+            };
+            push_bucket(&mut per_labels[slot].1, e.ts, line.len() as u64);
+        }
+        out.extend(per_labels.into_iter().map(|(l, buckets)| LogSeries {
+            labels: l.labels,
+            buckets,
+        }));
+    }
+    work.flush(ctx)?;
+    Ok(out)
+}
+
+/// Appends an entry, folding it into the last bucket when the timestamp is the same.
+fn push_bucket(buckets: &mut Vec<EntryBucket>, ts: i64, bytes: u64) {
+    if let Some(b) = buckets.last_mut() {
+        if b.ts_ns == ts {
+            b.count += 1;
+            b.bytes += bytes;
+            return;
+        }
+    }
+    buckets.push(EntryBucket {
+        ts_ns: ts,
+        count: 1,
+        bytes,
+    });
+}
+
+/// A one-step matrix that keeps the vector's order (series are not re-sorted).
+fn ordered_single_step(v: Vec<Sample>, ts_ms: i64) -> Matrix {
+    v.into_iter()
+        .map(|s| m::Series {
+            labels: s.labels,
+            points: vec![m::Point {
+                ts_ms,
+                value: s.value,
+            }],
+        })
+        .collect()
+}
+
+fn vector_op(op: ast::VectorOp, param: Option<u64>) -> m::VectorOp {
+    let k = param.map_or(0, |k| i64::try_from(k).unwrap_or(i64::MAX));
+    match op {
+        ast::VectorOp::Sum => m::VectorOp::Sum,
+        ast::VectorOp::Avg => m::VectorOp::Avg,
+        ast::VectorOp::Min => m::VectorOp::Min,
+        ast::VectorOp::Max => m::VectorOp::Max,
+        ast::VectorOp::Count => m::VectorOp::Count,
+        ast::VectorOp::Stddev => m::VectorOp::Stddev,
+        ast::VectorOp::Stdvar => m::VectorOp::Stdvar,
+        ast::VectorOp::Topk => m::VectorOp::TopK(k),
+        ast::VectorOp::Bottomk => m::VectorOp::BottomK(k),
+        ast::VectorOp::ApproxTopk => m::VectorOp::ApproxTopK(k),
+        ast::VectorOp::Sort => m::VectorOp::Sort,
+        ast::VectorOp::SortDesc => m::VectorOp::SortDesc,
+    }
+}
+
+fn bin_op(op: ast::BinaryOp) -> BinOp {
+    match op {
+        ast::BinaryOp::Add => BinOp::Add,
+        ast::BinaryOp::Sub => BinOp::Sub,
+        ast::BinaryOp::Mul => BinOp::Mul,
+        ast::BinaryOp::Div => BinOp::Div,
+        ast::BinaryOp::Mod => BinOp::Mod,
+        ast::BinaryOp::Pow => BinOp::Pow,
+        ast::BinaryOp::Eq => BinOp::Eq,
+        ast::BinaryOp::Neq => BinOp::Ne,
+        ast::BinaryOp::Gt => BinOp::Gt,
+        ast::BinaryOp::Gte => BinOp::Ge,
+        ast::BinaryOp::Lt => BinOp::Lt,
+        ast::BinaryOp::Lte => BinOp::Le,
+        ast::BinaryOp::And => BinOp::And,
+        ast::BinaryOp::Or => BinOp::Or,
+        ast::BinaryOp::Unless => BinOp::Unless,
+    }
+}
+
+fn vector_matching(vm: Option<&ast::VectorMatching>) -> m::VectorMatching {
+    let Some(vm) = vm else {
+        return m::VectorMatching::default();
+    };
+    let (card, include) = match &vm.group {
+        None => (Cardinality::OneToOne, Vec::new()),
+        Some(g) => (
+            match g.side {
+                ast::GroupSide::Left => Cardinality::ManyToOne,
+                ast::GroupSide::Right => Cardinality::OneToMany,
+            },
+            g.include.clone(),
+        ),
+    };
+    m::VectorMatching {
+        card,
+        on: vm.on,
+        labels: vm.labels.clone(),
+        include,
+    }
+}
