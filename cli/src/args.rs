@@ -80,9 +80,92 @@ pub enum Command {
     /// directory unless `--data` is given).
     #[command(after_help = "Example:\n  logjar demo\n  logjar --data ./demo-db demo")]
     Demo,
+    /// Run a LogQL query: log lines, or a metric over time (or at one instant).
+    #[command(after_help = QUERY_HELP)]
+    Query(QueryArgs),
     /// Print per-tenant space and stream figures.
     #[command(after_help = "Example:\n  logjar --data ./logs stats")]
     Stats,
+}
+
+const QUERY_HELP: &str = "Time range: --end defaults to now and --start to one hour before --end, as in\n\
+Loki's query_range API. Log queries read [start, end) and return at most --limit entries\n\
+(default 100), newest first unless --direction forward. Metric queries are evaluated at\n\
+start, start+step, ... <= end; without --step, Loki's default max(floor((end-start)/250), 1s).\n\
+--instant evaluates a metric query once, at --time (default now).\n\n\
+Output formats:\n  \
+table      timestamp, labels and line per entry; one row per series for metrics (default)\n  \
+raw        only the lines (metrics: labels, time and value per sample)\n  \
+jsonl      one JSON object per entry or sample\n  \
+loki-json  exactly the body of Loki's /loki/api/v1/query_range (or /query with --instant)\n\n\
+Exit codes: 0 success, 1 bad usage or a bad query (message with a caret under the fault on\n\
+stderr), 2 a data or I/O problem; nothing is printed on stdout on error.\n\n\
+Examples:\n  \
+logjar --data ./logs query '{app=\"api\"} |= \"error\"'\n  \
+logjar --data ./logs query --since 24h --limit 20 --direction forward '{env=\"prod\"} |~ \"(?i)timeout\"'\n  \
+logjar --data ./logs query --start 2026-01-01T00:00:00Z --end 2026-01-01T01:00:00Z --step 1m \\\n    \
+'sum by (app) (rate({env=\"prod\"}[1m]))'\n  \
+logjar --data ./logs query --instant 'topk(5, sum by (host) (bytes_over_time({env=\"prod\"}[5m])))'\n  \
+logjar --data ./logs query --output loki-json '{app=\"api\"}' | jq .data.stats.summary";
+
+/// `query` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable table.
+    Table,
+    /// Lines only.
+    Raw,
+    /// One JSON object per entry or sample.
+    Jsonl,
+    /// Loki's HTTP API response body.
+    LokiJson,
+}
+
+/// `query` log direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DirectionArg {
+    /// Newest first.
+    Backward,
+    /// Oldest first.
+    Forward,
+}
+
+/// `query` arguments.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Tenant to read.
+    #[arg(long, default_value = "fake")]
+    pub tenant: String,
+    /// Start of the range (RFC 3339 or Unix ns); default: one hour before --end.
+    #[arg(long, value_name = "T", conflicts_with = "since")]
+    pub start: Option<String>,
+    /// End of the range (RFC 3339 or Unix ns); default: now.
+    #[arg(long, value_name = "T")]
+    pub end: Option<String>,
+    /// Start this long before --end (e.g. 24h), instead of --start.
+    #[arg(long, value_name = "DUR")]
+    pub since: Option<String>,
+    /// Step between evaluation times of a metric query (e.g. 1m).
+    #[arg(long, value_name = "DUR")]
+    pub step: Option<String>,
+    /// Most log entries to return.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub limit: u32,
+    /// Order of log entries.
+    #[arg(long, value_enum, default_value = "backward")]
+    pub direction: DirectionArg,
+    /// Evaluate a metric query at one instant (Loki's /query) instead of over a range.
+    #[arg(long, conflicts_with_all = ["start", "end", "since", "step"])]
+    pub instant: bool,
+    /// Time of an --instant query (RFC 3339 or Unix ns); default: now.
+    #[arg(long, value_name = "T", requires = "instant")]
+    pub time: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value = "table")]
+    pub output: OutputFormat,
+    /// The LogQL query.
+    #[arg(value_name = "LOGQL")]
+    pub query: String,
 }
 
 /// Ingest formats.

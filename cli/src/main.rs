@@ -37,6 +37,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Series(a) => cmd::inspect::series(&cli, a),
         Command::Flush => cmd::inspect::flush(&cli),
         Command::Stats => cmd::inspect::stats(&cli),
+        Command::Query(a) => cmd::query::run(&cli, a),
         Command::Demo => cmd::demo::run(&cli),
     }
 }

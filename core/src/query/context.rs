@@ -56,6 +56,7 @@ pub(crate) struct Ctx {
     pub metadata_bytes: AtomicU64,
     pub post_filter_lines: AtomicU64,
     pub size_only_lines: AtomicU64,
+    pub size_only_bytes: AtomicU64,
     pub streams: AtomicU64,
 }
 
@@ -70,6 +71,7 @@ impl Ctx {
             metadata_bytes: AtomicU64::new(0),
             post_filter_lines: AtomicU64::new(0),
             size_only_lines: AtomicU64::new(0),
+            size_only_bytes: AtomicU64::new(0),
             streams: AtomicU64::new(0),
         }
     }
@@ -102,6 +104,8 @@ impl Ctx {
             .fetch_add(w.post_filter_lines, Ordering::Relaxed);
         self.size_only_lines
             .fetch_add(w.size_only_lines, Ordering::Relaxed);
+        self.size_only_bytes
+            .fetch_add(w.size_only_bytes, Ordering::Relaxed);
     }
 
     pub fn stats(&self) -> Stats {
@@ -111,6 +115,7 @@ impl Ctx {
             structured_metadata_bytes: self.metadata_bytes.load(Ordering::Relaxed),
             post_filter_lines: self.post_filter_lines.load(Ordering::Relaxed),
             lines_counted_without_decompression: self.size_only_lines.load(Ordering::Relaxed),
+            bytes_counted_without_decompression: self.size_only_bytes.load(Ordering::Relaxed),
             streams_selected: self.streams.load(Ordering::Relaxed),
             ..Stats::default()
         }
@@ -125,6 +130,7 @@ pub(crate) struct Work {
     pub metadata_bytes: u64,
     pub post_filter_lines: u64,
     pub size_only_lines: u64,
+    pub size_only_bytes: u64,
 }
 
 impl Work {

@@ -211,8 +211,10 @@ fn write_stats(out: &mut String, s: &Stats) {
     write_store(out, &Stats::default());
     let _ = write!(
         out,
-        r#"}},"logjar":{{"streamsSelected":{},"linesCountedWithoutDecompression":{}}}}}"#,
-        s.streams_selected, s.lines_counted_without_decompression
+        r#"}},"logjar":{{"streamsSelected":{},"linesCountedWithoutDecompression":{},"bytesCountedWithoutDecompression":{}}}}}"#,
+        s.streams_selected,
+        s.lines_counted_without_decompression,
+        s.bytes_counted_without_decompression
     );
 }
 

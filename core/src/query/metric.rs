@@ -265,6 +265,7 @@ fn read_series(
                 let (ts, len) = r?;
                 work.entry(ctx, len as usize, 0)?;
                 work.size_only_lines += 1;
+                work.size_only_bytes += u64::from(len);
                 push_bucket(&mut buckets, ts, len as u64);
             }
             work.post_filter_lines += buckets.iter().map(|b| b.count).sum::<u64>();

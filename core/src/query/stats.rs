@@ -24,6 +24,8 @@ pub struct Stats {
     /// their lines (the `count_over_time`/`rate`/`bytes_*` fast path); included in
     /// `total_lines_processed`.
     pub lines_counted_without_decompression: u64,
+    /// Line bytes of those entries (included in `total_bytes_processed`).
+    pub bytes_counted_without_decompression: u64,
     /// Streams the selectors matched.
     pub streams_selected: u64,
     /// Entries (log result), series (matrix), samples (vector) or 1 (scalar) returned.
