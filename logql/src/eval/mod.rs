@@ -14,6 +14,7 @@
 //! | [`ip`] | `ip("…")` matchers for line and label filters |
 //! | [`decolorize`] | `\| decolorize` |
 //! | [`template`] | Go `text/template` for `line_format` and `label_format` |
+//! | [`pipeline`] | the whole pipeline compiled from the AST, and metric sample extraction |
 //!
 //! The reference for every behaviour is Grafana Loki v3 (`pkg/logql/log`); each module
 //! starts with notes on the semantics it follows and which of them were assumed.
@@ -25,6 +26,7 @@ pub mod labels;
 pub mod linefilter;
 pub mod logfmt;
 pub mod pattern;
+pub mod pipeline;
 pub mod regexp;
 pub mod template;
 

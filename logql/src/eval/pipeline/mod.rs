@@ -1,0 +1,380 @@
+//! The log pipeline compiler: turns a query's [`Stage`]s into a runnable per-entry
+//! processor, and ([`sample`]) the sample extractor of metric queries.
+//!
+//! ```text
+//! Pipeline::compile(&log_expr.pipeline)     once per query; Send + Sync, cheap to clone
+//!   └─ .for_stream(&stream_labels)          once per stream (or .set_stream to reuse)
+//!        └─ .process(ts, line, metadata)    once per entry → line + result labels
+//! ```
+//!
+//! The result labels are what Loki v3's default (non-categorised) response puts in each
+//! entry's stream: stream labels, structured metadata and extracted labels together,
+//! including `__error__`/`__error_details__`. The executor groups entries into result
+//! streams by them; [`ProcessedEntry::labels_hash`] is a cheap key for that (confirm
+//! with `Labels` equality on a hash hit).
+//!
+//! Result labels are a [`Labels`], which drops labels with an empty value (as Loki does
+//! when its HTTP layer parses a result stream's labels back, and as Prometheus does).
+//!
+//! # Semantics notes
+//!
+//! Per-stage semantics are in [`label_filter`](self) (label filters) and the stage
+//! module's notes; the order of evaluation is Loki's `streamPipeline.Process`: reset the
+//! builder, add the structured metadata (a name clashing with a stream label becomes
+//! `<name>_extracted`), run the stages in order, stop at the first that drops the entry.
+//! A log query extracts every label a parser finds (they are all returned); only sample
+//! extraction narrows parsers to the labels it needs (see [`sample`]).
+
+mod intern;
+mod label_filter;
+pub mod sample;
+mod stages;
+
+use std::sync::Arc;
+
+pub use intern::labels_hash;
+pub use sample::{SampleExtractor, StreamSampleExtractor};
+
+use crate::eval::labels::LabelsBuilder;
+use crate::metric::Labels;
+use crate::syntax::ast::Stage;
+use intern::Interner;
+use stages::{Hints, LineStage, Op, Parser, Scratch};
+
+/// Why a pipeline could not be compiled: which stage, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{stage}: {message}")]
+pub struct PipelineError {
+    /// The stage, e.g. `stage 2 (line_format)`.
+    pub stage: String,
+    /// What is wrong (Loki's wording where known).
+    pub message: String,
+}
+
+impl PipelineError {
+    pub(crate) fn new(stage: impl Into<String>, message: impl Into<String>) -> Self {
+        PipelineError {
+            stage: stage.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The leading run of line filters of a pipeline: an executor may apply them before any
+/// label work (and skip blocks lacking [`LineFilters::required_literal`]).
+#[derive(Debug, Clone, Default)]
+pub struct LineFilters {
+    stages: Vec<LineStage>,
+}
+
+impl LineFilters {
+    /// True when there is no leading line filter.
+    pub fn is_empty(&self) -> bool {
+        self.stages.is_empty()
+    }
+
+    /// Number of line filter stages.
+    pub fn len(&self) -> usize {
+        self.stages.len()
+    }
+
+    /// True if the line passes every filter.
+    #[inline]
+    pub fn matches(&self, line: &[u8]) -> bool {
+        self.stages.iter().all(|s| s.matches(line))
+    }
+
+    /// The longest byte string every passing line must contain, if any.
+    pub fn required_literal(&self) -> Option<&[u8]> {
+        self.stages
+            .iter()
+            .filter_map(LineStage::required_literal)
+            .max_by_key(|l| l.len())
+    }
+}
+
+#[derive(Debug)]
+struct Compiled {
+    prefix: LineFilters,
+    /// The stages after the prefix.
+    ops: Vec<Op>,
+    /// Parser prototypes, cloned into each stream pipeline.
+    parsers: Vec<Parser>,
+    changes_labels: bool,
+    changes_line: bool,
+}
+
+/// A compiled log pipeline. `Send + Sync`; cloning shares it.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    inner: Arc<Compiled>,
+}
+
+impl Pipeline {
+    /// Compiles a query's stages, validating what the parser could not (templates,
+    /// json paths, logfmt expressions, patterns, `ip()` arguments) and building every
+    /// matcher and parser once.
+    ///
+    /// ```
+    /// use logjar_logql::eval::pipeline::Pipeline;
+    /// use logjar_logql::metric::Labels;
+    ///
+    /// let q = logjar_logql::parse(r#"{app="api"} |= "GET" | logfmt | status >= 500"#).unwrap();
+    /// let pipeline = Pipeline::compile(&q.as_log().unwrap().pipeline).unwrap();
+    /// assert_eq!(pipeline.line_filter_prefix().len(), 1);
+    ///
+    /// let mut stream = pipeline.for_stream(&Labels::new([("app", "api")]));
+    /// assert!(stream.process(0, b"method=GET status=200", &[]).is_none());
+    /// let e = stream.process(0, b"method=GET status=503", &[]).unwrap();
+    /// assert_eq!(e.labels.to_string(), r#"{app="api", method="GET", status="503"}"#);
+    ///
+    /// let bad = logjar_logql::parse(r#"{app="api"} | line_format "{{ .a | nope }}""#).unwrap();
+    /// let err = Pipeline::compile(&bad.as_log().unwrap().pipeline).unwrap_err();
+    /// assert!(err.to_string().starts_with("stage 1 (line_format)"), "{err}");
+    /// ```
+    pub fn compile(stages: &[Stage]) -> Result<Pipeline, PipelineError> {
+        Self::compile_with_hints(stages, &Hints::All)
+    }
+
+    pub(crate) fn compile_with_hints(
+        stages: &[Stage],
+        hints: &Hints,
+    ) -> Result<Pipeline, PipelineError> {
+        let (ops, parsers) = stages::compile_stages(stages, hints)?;
+        let n_prefix = ops.iter().take_while(|o| matches!(o, Op::Line(_))).count();
+        let mut ops = ops;
+        let rest = ops.split_off(n_prefix);
+        let prefix = LineFilters {
+            stages: ops
+                .into_iter()
+                .filter_map(|o| match o {
+                    Op::Line(l) => Some(l),
+                    _ => None,
+                })
+                .collect(),
+        };
+        let changes_labels = rest.iter().any(Op::changes_labels);
+        let changes_line = rest.iter().any(|o| o.changes_line(&parsers));
+        Ok(Pipeline {
+            inner: Arc::new(Compiled {
+                prefix,
+                ops: rest,
+                parsers,
+                changes_labels,
+                changes_line,
+            }),
+        })
+    }
+
+    /// The leading line filters (also applied by [`StreamPipeline::process`]).
+    pub fn line_filter_prefix(&self) -> &LineFilters {
+        &self.inner.prefix
+    }
+
+    /// True when the pipeline has only line filters (or nothing): entries keep their line
+    /// and, without structured metadata, their stream labels.
+    pub fn is_filter_only(&self) -> bool {
+        self.inner.ops.is_empty()
+    }
+
+    /// True when some stage may change an entry's labels (parsers, formatters, drop/keep,
+    /// typed label filters that can set `__error__`). Entries with structured metadata
+    /// get extra labels regardless.
+    pub fn changes_labels(&self) -> bool {
+        self.inner.changes_labels
+    }
+
+    /// True when some stage may rewrite the line (`line_format`, `decolorize`, `unpack`).
+    pub fn changes_line(&self) -> bool {
+        self.inner.changes_line
+    }
+
+    /// Label names read by the stages after the prefix (Loki's `RequiredLabelNames`).
+    pub(crate) fn required_labels(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for op in &self.inner.ops {
+            op.required_labels(&mut out);
+        }
+        out
+    }
+
+    /// A processor for the entries of one stream; `stream` are its labels.
+    pub fn for_stream(&self, stream: &Labels) -> StreamPipeline {
+        let mut builder = LabelsBuilder::new();
+        builder.set_stream(&to_pairs(stream));
+        StreamPipeline {
+            compiled: Arc::clone(&self.inner),
+            parsers: self.inner.parsers.clone(),
+            builder,
+            stream: stream.clone(),
+            stream_hash: labels_hash(stream),
+            current: Labels::empty(),
+            scratch: Scratch::default(),
+            interner: Interner::default(),
+        }
+    }
+}
+
+fn to_pairs(labels: &Labels) -> Vec<(String, String)> {
+    labels
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+/// One entry after the pipeline.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessedEntry<'a> {
+    /// The line: the input line itself unless a stage rewrote it.
+    pub line: &'a [u8],
+    /// The entry's result labels (see the module docs).
+    pub labels: &'a Labels,
+    /// [`labels_hash`] of `labels`, computed without hashing them again.
+    pub labels_hash: u64,
+}
+
+/// The pipeline of one stream: owns the parser state and buffers, so entries are
+/// processed without allocating once warmed up. Not `Sync`; one per thread.
+#[derive(Debug)]
+pub struct StreamPipeline {
+    compiled: Arc<Compiled>,
+    parsers: Vec<Parser>,
+    builder: LabelsBuilder,
+    stream: Labels,
+    stream_hash: u64,
+    /// The last result label set when it differs from the stream's.
+    current: Labels,
+    scratch: Scratch,
+    interner: Interner,
+}
+
+impl StreamPipeline {
+    /// Moves to another stream, keeping the buffers.
+    pub fn set_stream(&mut self, stream: &Labels) {
+        if *stream == self.stream {
+            return;
+        }
+        self.builder.set_stream(&to_pairs(stream));
+        self.stream = stream.clone();
+        self.stream_hash = labels_hash(stream);
+        self.interner.clear();
+    }
+
+    /// The stream's labels.
+    pub fn stream_labels(&self) -> &Labels {
+        &self.stream
+    }
+
+    /// Runs the whole pipeline over one entry; `None` when a stage drops it.
+    ///
+    /// `metadata` is the entry's structured metadata. The returned line borrows `line`
+    /// when no stage rewrote it.
+    ///
+    /// ```
+    /// use logjar_logql::eval::pipeline::Pipeline;
+    /// use logjar_logql::metric::Labels;
+    ///
+    /// let q = logjar_logql::parse(
+    ///     r#"{app="api"} | json | level="error" | line_format "{{.status}} {{.msg}}""#,
+    /// ).unwrap();
+    /// let p = Pipeline::compile(&q.as_log().unwrap().pipeline).unwrap();
+    /// let mut s = p.for_stream(&Labels::new([("app", "api")]));
+    /// let meta = vec![("trace_id".to_string(), "t1".to_string())];
+    /// let e = s.process(7, br#"{"level":"error","status":502,"msg":"bad gateway"}"#, &meta).unwrap();
+    /// assert_eq!(e.line, b"502 bad gateway");
+    /// assert_eq!(
+    ///     e.labels.to_string(),
+    ///     r#"{app="api", level="error", msg="bad gateway", status="502", trace_id="t1"}"#
+    /// );
+    /// assert!(s.process(8, br#"{"level":"info"}"#, &[]).is_none());
+    /// ```
+    pub fn process<'a>(
+        &'a mut self,
+        ts_ns: i64,
+        line: &'a [u8],
+        metadata: &[(String, String)],
+    ) -> Option<ProcessedEntry<'a>> {
+        if !self.compiled.prefix.matches(line) {
+            return None;
+        }
+        self.process_after_prefix(ts_ns, line, metadata)
+    }
+
+    /// Like [`process`](Self::process), for a line that already passed
+    /// [`Pipeline::line_filter_prefix`].
+    pub fn process_after_prefix<'a>(
+        &'a mut self,
+        ts_ns: i64,
+        line: &'a [u8],
+        metadata: &[(String, String)],
+    ) -> Option<ProcessedEntry<'a>> {
+        if self.compiled.ops.is_empty() && metadata.is_empty() {
+            return Some(ProcessedEntry {
+                line,
+                labels: &self.stream,
+                labels_hash: self.stream_hash,
+            });
+        }
+        let rewritten = self.run(ts_ns, line, metadata)?;
+        let out_line: &[u8] = if rewritten { &self.scratch.line } else { line };
+        if self.builder.is_unchanged() {
+            return Some(ProcessedEntry {
+                line: out_line,
+                labels: &self.stream,
+                labels_hash: self.stream_hash,
+            });
+        }
+        let (labels, hash) = self.interner.intern(&self.builder, &|_| true);
+        self.current = labels;
+        Some(ProcessedEntry {
+            line: out_line,
+            labels: &self.current,
+            labels_hash: hash,
+        })
+    }
+
+    /// Resets the builder, adds the metadata and runs the stages after the prefix.
+    /// `Some(rewritten)` when the entry is kept.
+    fn run(&mut self, ts_ns: i64, line: &[u8], metadata: &[(String, String)]) -> Option<bool> {
+        self.builder.reset();
+        if !metadata.is_empty() {
+            self.builder.add_structured_metadata(metadata);
+        }
+        let mut rewritten = false;
+        stages::run(
+            &self.compiled.ops,
+            &mut self.parsers,
+            &mut self.builder,
+            &mut self.scratch,
+            &mut rewritten,
+            ts_ns,
+            line,
+        )
+        .then_some(rewritten)
+    }
+
+    /// The line after [`run`](Self::run).
+    fn current_line<'a>(&'a self, input: &'a [u8], rewritten: bool) -> &'a [u8] {
+        if rewritten {
+            &self.scratch.line
+        } else {
+            input
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn pipeline_is_send_sync() {
+        assert_send_sync::<Pipeline>();
+        assert_send_sync::<SampleExtractor>();
+        fn assert_send<T: Send>() {}
+        assert_send::<StreamPipeline>();
+        assert_send::<StreamSampleExtractor>();
+    }
+}
