@@ -23,7 +23,7 @@ use logjar_logql::LogExpr;
 use super::context::{Ctx, Work};
 use super::error::QueryError;
 use super::par::map_parts;
-use super::pipeline::{OutLabels, QueryPipeline, StreamPipeline};
+use super::pipeline::{OutLabels, QueryPipeline, StreamProc};
 use super::request::QueryRequest;
 use super::StreamResult;
 use crate::db::{Direction, Snapshot, StreamIter};
@@ -74,23 +74,23 @@ pub(crate) fn run(
 }
 
 /// A stream being read: its iterator, pipeline and next kept entry.
-struct Cursor<'a> {
+struct Cursor {
     iter: StreamIter,
-    pipe: StreamPipeline<'a>,
+    pipe: StreamProc,
 }
 
-impl Cursor<'_> {
+impl Cursor {
     fn next_kept(&mut self, work: &mut Work, ctx: &Ctx) -> Result<Option<Out>, QueryError> {
         for r in self.iter.by_ref() {
             let e = r?;
             let md_len: usize = e.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
             work.entry(ctx, e.line.len(), md_len)?;
-            if let Some((labels, line)) = self.pipe.process(&e.line, &e.metadata) {
+            if let Some((labels, line)) = self.pipe.process(e.ts, &e.line, &e.metadata) {
                 work.post_filter_lines += 1;
                 return Ok(Some(Out {
                     ts: e.ts,
                     labels,
-                    line: String::from_utf8_lossy(&line).into_owned(),
+                    line,
                 }));
             }
         }
@@ -133,7 +133,7 @@ fn merge_part(
     limit: usize,
 ) -> Result<Vec<Out>, QueryError> {
     let mut work = Work::default();
-    let mut cursors: Vec<Cursor<'_>> = ids
+    let mut cursors: Vec<Cursor> = ids
         .iter()
         .map(|(id, labels)| Cursor {
             iter: snap.stream(*id, req.start, req.end, req.direction),

@@ -20,15 +20,18 @@
 
 use logjar_logql::metric::{
     self as m, absent_labels, absent_over_time, log_range_aggregate, matrix_binop,
-    matrix_scalar_binop, matrix_to_vectors, scalar_binop, vector_matrix, BinOp, Cardinality,
-    EntryBucket, LabelReplace, LogSeries, RangeWindow, Steps,
+    matrix_scalar_binop, matrix_to_vectors, scalar_binop, unwrapped_range_aggregate, vector_matrix,
+    BinOp, Cardinality, EntryBucket, LabelReplace, LogSeries, RangeWindow, SampleSeries, Steps,
 };
+use std::collections::HashMap;
+
+use logjar_logql::eval::pipeline::SampleExtractor;
 use logjar_logql::syntax::{self as ast, MetricExpr};
 
 use super::context::{Ctx, Work};
 use super::error::QueryError;
 use super::par::map_parts;
-use super::pipeline::QueryPipeline;
+use super::pipeline::{compile_error, result_labels};
 use super::request::QueryRequest;
 use super::{Matrix, QueryResult, Sample};
 use crate::db::{Direction, Snapshot};
@@ -118,9 +121,16 @@ impl Evaluator<'_> {
         match e {
             MetricExpr::Literal(x) => Ok(Value::Scalar(*x)),
             MetricExpr::Vector(x) => Ok(Value::Matrix(vector_matrix(*x, &self.ts_ms))),
-            MetricExpr::RangeAggregation(r) => self.range_aggregation(r).map(Value::Matrix),
+            MetricExpr::RangeAggregation(r) => self.range_aggregation(r, None).map(Value::Matrix),
             MetricExpr::VectorAggregation(a) => {
-                let Value::Matrix(inner) = self.eval(&a.expr)? else {
+                let inner = match (&*a.expr, pushdown(a)) {
+                    // `sum` narrows sample labels while reading, as Loki pushes it down.
+                    (MetricExpr::RangeAggregation(r), Some(g)) => {
+                        Value::Matrix(self.range_aggregation(r, Some(&g))?)
+                    }
+                    (e, _) => self.eval(e)?,
+                };
+                let Value::Matrix(inner) = inner else {
                     return Err(QueryError::Execution(
                         "vector aggregation over a scalar".into(),
                     ));
@@ -192,20 +202,30 @@ impl Evaluator<'_> {
         })
     }
 
-    fn range_aggregation(&self, r: &ast::RangeAggregation) -> Result<Matrix, QueryError> {
-        if r.range.unwrap.is_some() {
-            return Err(QueryError::Unsupported(format!(
-                "{} with `| unwrap` (unwrapped range aggregations need the pipeline compiler)",
-                r.op.as_str()
-            )));
-        }
+    fn range_aggregation(
+        &self,
+        r: &ast::RangeAggregation,
+        pushdown: Option<&ast::Grouping>,
+    ) -> Result<Matrix, QueryError> {
         let window = RangeWindow::new(r.range.range_nanos).with_offset(r.range.offset_nanos);
         let first = self.steps.at_ns(0);
         let last = self.steps.at_ns(self.steps.len() - 1);
         // Windows are (t - offset - range, t - offset]; storage ranges are [start, end).
         let read_start = window.bounds(first).0.saturating_add(1);
         let read_end = window.bounds(last).1.saturating_add(1);
-        let pipeline = QueryPipeline::new(&r.range.log)?;
+        let grouping = r.grouping.as_ref().or(pushdown);
+        let ex = SampleExtractor::compile(&r.range, r.op, grouping).map_err(compile_error)?;
+        // Counting needs no line: timestamps and lengths come from block headers.
+        let sizes_only = r.range.log.pipeline.is_empty()
+            && r.range.unwrap.is_none()
+            && matches!(
+                r.op,
+                ast::RangeOp::CountOverTime
+                    | ast::RangeOp::Rate
+                    | ast::RangeOp::BytesOverTime
+                    | ast::RangeOp::BytesRate
+                    | ast::RangeOp::AbsentOverTime
+            );
         let ids = self
             .snap
             .select(&r.range.log.selector, read_start, read_end);
@@ -213,21 +233,25 @@ impl Evaluator<'_> {
             .streams
             .fetch_add(ids.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let parts = map_parts(&ids, |part| {
-            read_series(self.snap, &pipeline, part, read_start, read_end, self.ctx)
+            read_samples(
+                self.snap,
+                &ex,
+                sizes_only,
+                part,
+                (read_start, read_end),
+                self.ctx,
+            )
         });
-        let mut series = Vec::new();
+        let mut series: Vec<SampleSeries> = Vec::new();
         for p in parts {
             series.extend(p?);
         }
-        let op = match r.op {
-            ast::RangeOp::CountOverTime => m::RangeOp::CountOverTime,
-            ast::RangeOp::Rate => m::RangeOp::Rate,
-            ast::RangeOp::BytesOverTime => m::RangeOp::BytesOverTime,
-            ast::RangeOp::BytesRate => m::RangeOp::BytesRate,
-            ast::RangeOp::AbsentOverTime => {
-                let ts = series
-                    .iter()
-                    .flat_map(|s| s.buckets.iter().map(|b| b.ts_ns));
+        if let Some(s) = series.iter().find(|s| s.labels.get("__error__").is_some()) {
+            return Err(pipeline_error(&s.labels));
+        }
+        let op = match (r.op, r.range.unwrap.is_some()) {
+            (ast::RangeOp::AbsentOverTime, _) => {
+                let ts = series.iter().flat_map(|s| s.samples.iter().map(|p| p.0));
                 return Ok(absent_over_time(
                     window,
                     &self.steps,
@@ -235,71 +259,115 @@ impl Evaluator<'_> {
                     absent_labels(&r.range.log.selector),
                 ));
             }
-            other => {
-                return Err(QueryError::Unsupported(format!(
-                    "range aggregation {}",
-                    other.as_str()
-                )))
+            (ast::RangeOp::CountOverTime, _) => m::RangeOp::CountOverTime,
+            (ast::RangeOp::Rate, false) => m::RangeOp::Rate,
+            (ast::RangeOp::BytesOverTime, _) => m::RangeOp::BytesOverTime,
+            (ast::RangeOp::BytesRate, _) => m::RangeOp::BytesRate,
+            (ast::RangeOp::Rate, true) => m::RangeOp::UnwrappedRate,
+            (ast::RangeOp::RateCounter, _) => m::RangeOp::RateCounter,
+            (ast::RangeOp::AvgOverTime, _) => m::RangeOp::AvgOverTime,
+            (ast::RangeOp::SumOverTime, _) => m::RangeOp::SumOverTime,
+            (ast::RangeOp::MinOverTime, _) => m::RangeOp::MinOverTime,
+            (ast::RangeOp::MaxOverTime, _) => m::RangeOp::MaxOverTime,
+            (ast::RangeOp::StdvarOverTime, _) => m::RangeOp::StdvarOverTime,
+            (ast::RangeOp::StddevOverTime, _) => m::RangeOp::StddevOverTime,
+            (ast::RangeOp::QuantileOverTime, _) => {
+                m::RangeOp::QuantileOverTime(r.param.unwrap_or(f64::NAN))
             }
+            (ast::RangeOp::FirstOverTime, _) => m::RangeOp::FirstOverTime,
+            (ast::RangeOp::LastOverTime, _) => m::RangeOp::LastOverTime,
         };
-        Ok(log_range_aggregate(op, window, &self.steps, &series))
+        if op.is_log_op() {
+            let log_series: Vec<LogSeries> = series.into_iter().map(to_buckets).collect();
+            Ok(log_range_aggregate(op, window, &self.steps, &log_series))
+        } else {
+            Ok(unwrapped_range_aggregate(op, window, &self.steps, &series))
+        }
     }
 }
 
-/// Reads the entries of some streams in `[start, end)` as per-label-set buckets.
-fn read_series(
+/// Loki's error for samples that still carry `__error__`.
+fn pipeline_error(labels: &m::Labels) -> QueryError {
+    let err = labels.get("__error__").unwrap_or_default();
+    QueryError::Execution(format!(
+        "pipeline error: '{err}' for series: '{labels}'.\n\
+         Use a label filter to intentionally skip this error. (e.g | __error__!=\"{err}\").\n\
+         To skip all potential errors you can match empty errors.(e.g __error__=\"\")\n\
+         The label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )"
+    ))
+}
+
+/// Samples of a log range aggregation as entry buckets: one entry each, its value the
+/// line's bytes (1 for counting extractors, where bytes are unused).
+fn to_buckets(s: SampleSeries) -> LogSeries {
+    let mut buckets: Vec<EntryBucket> = Vec::with_capacity(s.samples.len());
+    for (ts, v) in s.samples {
+        push_bucket(&mut buckets, ts, v as u64);
+    }
+    LogSeries {
+        labels: s.labels,
+        buckets,
+    }
+}
+
+/// Reads the samples of some streams in `[start, end)`, one series per label set.
+fn read_samples(
     snap: &Snapshot,
-    pipeline: &QueryPipeline,
+    ex: &SampleExtractor,
+    sizes_only: bool,
     ids: &[(u32, Labels)],
-    start: i64,
-    end: i64,
+    (start, end): (i64, i64),
     ctx: &Ctx,
-) -> Result<Vec<LogSeries>, QueryError> {
+) -> Result<Vec<SampleSeries>, QueryError> {
     let mut work = Work::default();
-    let mut out = Vec::with_capacity(ids.len());
+    let mut out: Vec<SampleSeries> = Vec::with_capacity(ids.len());
     for (id, labels) in ids {
-        let mut sp = pipeline.for_stream(labels);
-        if pipeline.is_noop() {
-            let mut buckets: Vec<EntryBucket> = Vec::new();
+        let mut sx = ex.for_stream(&result_labels(labels));
+        if sizes_only {
+            let mut samples = Vec::new();
             for r in snap.sizes(*id, start, end, Direction::Forward) {
                 let (ts, len) = r?;
                 work.entry(ctx, len as usize, 0)?;
                 work.size_only_lines += 1;
                 work.size_only_bytes += u64::from(len);
-                push_bucket(&mut buckets, ts, len as u64);
+                samples.push((ts, f64::from(len)));
             }
-            work.post_filter_lines += buckets.iter().map(|b| b.count).sum::<u64>();
-            if !buckets.is_empty() {
-                out.push(LogSeries {
-                    labels: sp.base().labels.clone(),
-                    buckets,
+            work.post_filter_lines += samples.len() as u64;
+            if !samples.is_empty() {
+                out.push(SampleSeries {
+                    labels: sx.stream_labels().clone(),
+                    samples,
                 });
             }
             continue;
         }
-        // Entries may carry different metadata: one bucket list per label set.
-        let mut per_labels: Vec<(super::pipeline::OutLabels, Vec<EntryBucket>)> = Vec::new();
+        // Entries may end up under different label sets: index them by label hash.
+        let first = out.len();
+        let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
         for r in snap.stream(*id, start, end, Direction::Forward) {
             let e = r?;
             let md_len: usize = e.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
             work.entry(ctx, e.line.len(), md_len)?;
-            let Some((labels, line)) = sp.process(&e.line, &e.metadata) else {
+            let Some((value, labels, hash)) = sx.process_with_hash(e.ts, &e.line, &e.metadata)
+            else {
                 continue;
             };
             work.post_filter_lines += 1;
-            let slot = match per_labels.iter().position(|(l, _)| l.key == labels.key) {
-                Some(i) => i,
+            let slots = index.entry(hash).or_default();
+            let slot = match slots.iter().find(|&&i| out[i].labels == *labels) {
+                Some(&i) => i,
                 None => {
-                    per_labels.push((labels, Vec::new()));
-                    per_labels.len() - 1
+                    out.push(SampleSeries {
+                        labels: labels.clone(),
+                        samples: Vec::new(),
+                    });
+                    slots.push(out.len() - 1);
+                    out.len() - 1
                 }
             };
-            push_bucket(&mut per_labels[slot].1, e.ts, line.len() as u64);
+            out[slot].samples.push((e.ts, value));
         }
-        out.extend(per_labels.into_iter().map(|(l, buckets)| LogSeries {
-            labels: l.labels,
-            buckets,
-        }));
+        debug_assert!(out[first..].iter().all(|s| !s.samples.is_empty()));
     }
     work.flush(ctx)?;
     Ok(out)
@@ -332,6 +400,25 @@ fn ordered_single_step(v: Vec<Sample>, ts_ms: i64) -> Matrix {
             }],
         })
         .collect()
+}
+
+/// The grouping a `sum` may push into its range aggregation's sample extractor: only
+/// over the counting functions, which sum per series anyway.
+fn pushdown(a: &ast::VectorAggregation) -> Option<ast::Grouping> {
+    let MetricExpr::RangeAggregation(r) = &*a.expr else {
+        return None;
+    };
+    let counting = matches!(
+        r.op,
+        ast::RangeOp::CountOverTime
+            | ast::RangeOp::Rate
+            | ast::RangeOp::BytesOverTime
+            | ast::RangeOp::BytesRate
+    ) && r.range.unwrap.is_none();
+    if a.op != ast::VectorOp::Sum || !counting || r.grouping.is_some() {
+        return None;
+    }
+    Some(a.grouping.clone().unwrap_or(ast::Grouping::By(Vec::new())))
 }
 
 fn vector_op(op: ast::VectorOp, param: Option<u64>) -> m::VectorOp {
