@@ -276,12 +276,22 @@ fn series_limit_and_step_errors() {
 #[test]
 fn a_fast_path_query_reads_no_line() {
     let (_d, db) = data(true);
-    let req = QueryRequest::range(r#"count_over_time({env="prod"}[1m])"#, 60 * S, 120 * S)
-        .with_step(30 * S);
+    let req = QueryRequest::range(
+        r#"sum by (app) (count_over_time({env="prod"}[1m]))"#,
+        60 * S,
+        120 * S,
+    )
+    .with_step(30 * S);
     let resp = query(&db, &req);
     // Read range (0 s, 120 s]: a's 6 entries and b's 3.
     assert_eq!(resp.stats.total_lines_processed, 9);
     assert_eq!(resp.stats.lines_counted_without_decompression, 9);
+    // Without a grouping, structured metadata could split series: lines are read.
+    let req = QueryRequest::range(r#"count_over_time({env="prod"}[1m])"#, 60 * S, 120 * S)
+        .with_step(30 * S);
+    let resp = query(&db, &req);
+    assert_eq!(resp.stats.total_lines_processed, 9);
+    assert_eq!(resp.stats.lines_counted_without_decompression, 0);
     let req = QueryRequest::range(
         r#"count_over_time({env="prod"} |= "err" [1m])"#,
         60 * S,
@@ -291,4 +301,43 @@ fn a_fast_path_query_reads_no_line() {
     let resp = query(&db, &req);
     assert_eq!(resp.stats.lines_counted_without_decompression, 0);
     assert_eq!(resp.stats.post_filter_lines, 5);
+}
+
+#[test]
+fn structured_metadata_splits_series_like_loki() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = logjar::Db::open(dir.path(), logjar::Options::default()).unwrap();
+    let labels = logjar::Labels::new([("app", "m")]).unwrap();
+    db.push(
+        "fake",
+        &[logjar::entry::StreamEntries {
+            labels,
+            entries: vec![
+                logjar::Entry::new(10 * S, "plain"),
+                logjar::Entry::new(20 * S, "traced").with_metadata([("trace_id", "t1")]),
+                logjar::Entry::new(30 * S, "traced again").with_metadata([("trace_id", "t1")]),
+            ],
+        }],
+    )
+    .unwrap();
+    db.flush().unwrap();
+    let at = |q: &str| vector(&query(&db, &QueryRequest::instant(q, 60 * S)));
+    assert_eq!(
+        at(r#"count_over_time({app="m"}[1m])"#),
+        vec![
+            (r#"{app="m"}"#.to_string(), 1.0),
+            (r#"{app="m", trace_id="t1"}"#.to_string(), 2.0)
+        ]
+    );
+    assert_eq!(
+        at(r#"sum by (app) (count_over_time({app="m"}[1m]))"#),
+        vec![(r#"{app="m"}"#.to_string(), 3.0)]
+    );
+    assert_eq!(
+        at(r#"sum by (trace_id) (bytes_over_time({app="m"}[1m]))"#),
+        vec![
+            ("{}".to_string(), 5.0),
+            (r#"{trace_id="t1"}"#.to_string(), 18.0)
+        ]
+    );
 }

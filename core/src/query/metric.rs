@@ -12,11 +12,11 @@
 //!   `sort_desc`;
 //! - more than `max_series` (500) series at one step fails with
 //!   `maximum of series (500) reached for a single query`.
-//! - the entries of `count_over_time`, `rate`, `bytes_over_time` and `bytes_rate` are
-//!   grouped into series by stream labels plus structured metadata. Over a bare selector
-//!   (no pipeline stage) they are read as timestamps and line lengths only
-//!   ([`Snapshot::sizes`]), which does not see structured metadata: there the series are
-//!   the streams (see the module notes of [`super`] for this deviation).
+//! - samples are grouped into series by stream labels, structured metadata and
+//!   extracted labels (the LogQL crate's sample extractor); `sum` pushes its grouping
+//!   into the extractor of a counting range aggregation, as Loki does;
+//! - counting over a bare selector reads only timestamps and line lengths where
+//!   structured metadata cannot change the result ([`SizesOnly`]).
 
 use logjar_logql::metric::{
     self as m, absent_labels, absent_over_time, log_range_aggregate, matrix_binop,
@@ -215,17 +215,7 @@ impl Evaluator<'_> {
         let read_end = window.bounds(last).1.saturating_add(1);
         let grouping = r.grouping.as_ref().or(pushdown);
         let ex = SampleExtractor::compile(&r.range, r.op, grouping).map_err(compile_error)?;
-        // Counting needs no line: timestamps and lengths come from block headers.
-        let sizes_only = r.range.log.pipeline.is_empty()
-            && r.range.unwrap.is_none()
-            && matches!(
-                r.op,
-                ast::RangeOp::CountOverTime
-                    | ast::RangeOp::Rate
-                    | ast::RangeOp::BytesOverTime
-                    | ast::RangeOp::BytesRate
-                    | ast::RangeOp::AbsentOverTime
-            );
+        let sizes_only = SizesOnly::new(r, grouping);
         let ids = self
             .snap
             .select(&r.range.log.selector, read_start, read_end);
@@ -236,7 +226,7 @@ impl Evaluator<'_> {
             read_samples(
                 self.snap,
                 &ex,
-                sizes_only,
+                &sizes_only,
                 part,
                 (read_start, read_end),
                 self.ctx,
@@ -286,6 +276,50 @@ impl Evaluator<'_> {
     }
 }
 
+/// When a range aggregation can be answered from timestamps and line lengths alone
+/// ([`Snapshot::sizes`], no line decompressed): no pipeline stage, no `unwrap`, a
+/// counting function, and sample labels that structured metadata cannot change.
+///
+/// Loki adds an entry's structured metadata to its sample labels, and sizes do not
+/// carry metadata, so the shortcut is taken only where metadata cannot matter:
+/// `absent_over_time` (labels come from the selector), or a grouping `by (…)` (own or
+/// pushed down from `sum`) whose names the stream's own labels all have (metadata keys
+/// clashing with them become `<key>_extracted` and are dropped by the grouping). Other
+/// streams take the full path.
+#[derive(Debug)]
+enum SizesOnly {
+    Never,
+    Always,
+    IfStreamHas(Vec<String>),
+}
+
+impl SizesOnly {
+    fn new(r: &ast::RangeAggregation, grouping: Option<&ast::Grouping>) -> SizesOnly {
+        let counting = r.range.log.pipeline.is_empty() && r.range.unwrap.is_none();
+        match (counting, r.op, grouping) {
+            (false, _, _) => SizesOnly::Never,
+            (true, ast::RangeOp::AbsentOverTime, _) => SizesOnly::Always,
+            (
+                true,
+                ast::RangeOp::CountOverTime
+                | ast::RangeOp::Rate
+                | ast::RangeOp::BytesOverTime
+                | ast::RangeOp::BytesRate,
+                Some(ast::Grouping::By(names)),
+            ) => SizesOnly::IfStreamHas(names.clone()),
+            _ => SizesOnly::Never,
+        }
+    }
+
+    fn applies_to(&self, stream: &Labels) -> bool {
+        match self {
+            SizesOnly::Never => false,
+            SizesOnly::Always => true,
+            SizesOnly::IfStreamHas(names) => names.iter().all(|n| stream.get(n).is_some()),
+        }
+    }
+}
+
 /// Loki's error for samples that still carry `__error__`.
 fn pipeline_error(labels: &m::Labels) -> QueryError {
     let err = labels.get("__error__").unwrap_or_default();
@@ -314,7 +348,7 @@ fn to_buckets(s: SampleSeries) -> LogSeries {
 fn read_samples(
     snap: &Snapshot,
     ex: &SampleExtractor,
-    sizes_only: bool,
+    sizes_only: &SizesOnly,
     ids: &[(u32, Labels)],
     (start, end): (i64, i64),
     ctx: &Ctx,
@@ -323,7 +357,7 @@ fn read_samples(
     let mut out: Vec<SampleSeries> = Vec::with_capacity(ids.len());
     for (id, labels) in ids {
         let mut sx = ex.for_stream(&result_labels(labels));
-        if sizes_only {
+        if sizes_only.applies_to(labels) {
             let mut samples = Vec::new();
             for r in snap.sizes(*id, start, end, Direction::Forward) {
                 let (ts, len) = r?;

@@ -14,7 +14,8 @@
 //!   [`logjar_logql::metric`]; vector aggregations, binary operators, `label_replace`,
 //!   `vector()` and literals are evaluated over the whole step range at once ([`metric`]).
 //!   `count_over_time`, `rate`, `bytes_over_time` and `bytes_rate` over a bare selector
-//!   read only timestamps and line lengths when the stream holds no structured metadata.
+//!   read only timestamps and line lengths where structured metadata cannot change the
+//!   answer (aggregated by labels every stream has, as in `sum by (app) (rate(…))`).
 //!
 //! Results are [`QueryResult`]s plus [`Stats`]; [`loki_json`] encodes them as the body of
 //! Loki's `/loki/api/v1/query_range` and `/loki/api/v1/query`.
