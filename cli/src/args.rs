@@ -83,6 +83,9 @@ pub enum Command {
     /// Run a LogQL query: log lines, or a metric over time (or at one instant).
     #[command(after_help = QUERY_HELP)]
     Query(QueryArgs),
+    /// Follow a log query: print recent entries, then new ones as they arrive.
+    #[command(after_help = TAIL_HELP)]
+    Tail(TailArgs),
     /// Print per-tenant space and stream figures.
     #[command(after_help = "Example:\n  logjar --data ./logs stats")]
     Stats,
@@ -107,6 +110,42 @@ logjar --data ./logs query --start 2026-01-01T00:00:00Z --end 2026-01-01T01:00:0
 'sum by (app) (rate({env=\"prod\"}[1m]))'\n  \
 logjar --data ./logs query --instant 'topk(5, sum by (host) (bytes_over_time({env=\"prod\"}[5m])))'\n  \
 logjar --data ./logs query --output loki-json '{app=\"api\"}' | jq .data.stats.summary";
+
+const TAIL_HELP: &str =
+    "Prints the newest --limit entries of the last --since (default 1h), oldest\n\
+first, then polls every --interval for entries at or after the newest one printed. The\n\
+database is opened only while polling, so other processes can keep writing to it.\n\
+Entries written later with older timestamps than the newest printed are not shown.\n\
+Stops on Ctrl-C (or after --max-entries entries).\n\n\
+Examples:\n  \
+logjar --data ./logs tail '{app=\"api\"} |= \"error\"'\n  \
+logjar --data ./logs tail --since 5m --limit 50 -o raw '{env=\"prod\"} | json | status >= 500'";
+
+/// `tail` arguments.
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// Tenant to read.
+    #[arg(long, default_value = "fake")]
+    pub tenant: String,
+    /// How far back the first batch looks.
+    #[arg(long, value_name = "DUR", default_value = "1h")]
+    pub since: String,
+    /// Most entries of the first batch.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub limit: u32,
+    /// Time between polls.
+    #[arg(long, value_name = "DUR", default_value = "1s")]
+    pub interval: String,
+    /// Stop after printing this many entries.
+    #[arg(long, value_name = "N")]
+    pub max_entries: Option<u64>,
+    /// Output format (`loki-json` is not available for a stream of entries).
+    #[arg(long, short = 'o', value_enum, default_value = "table")]
+    pub output: OutputFormat,
+    /// The LogQL log query.
+    #[arg(value_name = "LOGQL")]
+    pub query: String,
+}
 
 /// `query` output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -221,3 +221,104 @@ fn help_has_examples() {
         "{h}"
     );
 }
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64
+}
+
+fn ndjson_at(ts: i64, line: &str) -> String {
+    format!("{{\"labels\":{{\"app\":\"t\"}},\"ts\":{ts},\"line\":\"{line}\"}}\n")
+}
+
+#[test]
+fn tail_prints_the_newest_entries_oldest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = now_ns();
+    let input: String = (1..=3)
+        .map(|i| ndjson_at(now - (10 - i) * 1_000_000_000, &format!("e{i}")))
+        .collect();
+    let o = logjar(dir.path(), &["ingest", "-"], Some(input.as_bytes()));
+    assert!(o.status.success(), "{}", err(&o));
+    let o = logjar(
+        dir.path(),
+        &[
+            "tail",
+            "--limit",
+            "2",
+            "--max-entries",
+            "2",
+            "-o",
+            "raw",
+            r#"{app="t"}"#,
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(out(&o), "e2\ne3\n");
+    let o = logjar(dir.path(), &["tail", r#"rate({app="t"}[1m])"#], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(out(&o), "");
+}
+
+#[test]
+fn tail_follows_entries_written_by_another_process() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let now = now_ns();
+    let o = logjar(
+        dir.path(),
+        &["ingest", "-"],
+        Some(ndjson_at(now - 5_000_000_000, "old").as_bytes()),
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logjar"))
+        .arg("--data")
+        .arg(dir.path())
+        .args([
+            "tail",
+            "--interval",
+            "50ms",
+            "--max-entries",
+            "2",
+            "-o",
+            "raw",
+            r#"{app="t"}"#,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    // A watchdog turns a tail that never sees the new entry into a failure, not a hang.
+    let child = std::sync::Arc::new(std::sync::Mutex::new(child));
+    let watched = std::sync::Arc::clone(&child);
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(120));
+        let _ = watched.lock().unwrap().kill();
+    });
+    assert_eq!(lines.next().unwrap().unwrap(), "old");
+    // The tail process opens the database only while polling: retry when it holds it.
+    let new = ndjson_at(now_ns(), "new");
+    let mut written = false;
+    for _ in 0..200 {
+        let o = logjar(dir.path(), &["ingest", "-"], Some(new.as_bytes()));
+        if o.status.success() {
+            written = true;
+            break;
+        }
+        assert!(err(&o).contains("locked"), "{}", err(&o));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(written, "ingest never got the lock");
+    assert_eq!(lines.next().unwrap().unwrap(), "new");
+    loop {
+        if let Some(status) = child.lock().unwrap().try_wait().unwrap() {
+            assert!(status.success());
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

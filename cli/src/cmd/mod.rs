@@ -5,3 +5,4 @@ pub mod demo_data;
 pub mod ingest;
 pub mod inspect;
 pub mod query;
+pub mod tail;

@@ -74,7 +74,7 @@ fn request(a: &QueryArgs) -> Result<QueryRequest, CliError> {
     Ok(req)
 }
 
-fn query_error(e: QueryError) -> CliError {
+pub(crate) fn query_error(e: QueryError) -> CliError {
     match e {
         QueryError::Storage(_) | QueryError::Timeout | QueryError::Cancelled => {
             CliError::Data(e.render())
@@ -85,7 +85,7 @@ fn query_error(e: QueryError) -> CliError {
 
 /// Entries of all streams in the query's order (the order Loki's merge produced them:
 /// by time, ties by label string).
-fn merged(streams: &[StreamResult], dir: Direction) -> Vec<(i64, &ResultLabels, &str)> {
+pub(crate) fn merged(streams: &[StreamResult], dir: Direction) -> Vec<(i64, &ResultLabels, &str)> {
     let mut all: Vec<(i64, usize, &ResultLabels, &str)> = Vec::new();
     for (i, s) in streams.iter().enumerate() {
         all.extend(
@@ -107,7 +107,7 @@ fn merged(streams: &[StreamResult], dir: Direction) -> Vec<(i64, &ResultLabels, 
         .collect()
 }
 
-fn rfc3339(ns: i64) -> String {
+pub(crate) fn rfc3339(ns: i64) -> String {
     chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
@@ -117,7 +117,7 @@ fn rfc3339_ms(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
-fn labels_json(l: &ResultLabels) -> serde_json::Value {
+pub(crate) fn labels_json(l: &ResultLabels) -> serde_json::Value {
     serde_json::Value::Object(
         l.iter()
             .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
