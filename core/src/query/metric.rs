@@ -23,6 +23,7 @@ use logjar_logql::metric::{
     matrix_scalar_binop, matrix_to_vectors, scalar_binop, unwrapped_range_aggregate, vector_matrix,
     BinOp, Cardinality, EntryBucket, LabelReplace, LogSeries, RangeWindow, SampleSeries, Steps,
 };
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use logjar_logql::eval::pipeline::SampleExtractor;
@@ -50,6 +51,9 @@ struct Evaluator<'a> {
     steps: Steps,
     ts_ms: Vec<i64>,
     ctx: &'a Ctx,
+    /// Range aggregations already evaluated, by canonical text and pushed-down
+    /// grouping: a query such as the loss rate repeats one aggregation.
+    memo: RefCell<HashMap<String, Matrix>>,
 }
 
 /// Runs a metric query; returns the result and, for instant queries, its time (ms).
@@ -69,6 +73,7 @@ pub(crate) fn run(
         ts_ms: steps.timestamps_ms(0),
         steps,
         ctx,
+        memo: RefCell::new(HashMap::new()),
     };
     let value = ev.eval(expr)?;
     let max = req.limits.max_series;
@@ -207,6 +212,20 @@ impl Evaluator<'_> {
         r: &ast::RangeAggregation,
         pushdown: Option<&ast::Grouping>,
     ) -> Result<Matrix, QueryError> {
+        let key = format!("{r}\u{0}{pushdown:?}");
+        if let Some(m) = self.memo.borrow().get(&key) {
+            return Ok(m.clone());
+        }
+        let m = self.evaluate_range_aggregation(r, pushdown)?;
+        self.memo.borrow_mut().insert(key, m.clone());
+        Ok(m)
+    }
+
+    fn evaluate_range_aggregation(
+        &self,
+        r: &ast::RangeAggregation,
+        pushdown: Option<&ast::Grouping>,
+    ) -> Result<Matrix, QueryError> {
         let window = RangeWindow::new(r.range.range_nanos).with_offset(r.range.offset_nanos);
         let first = self.steps.at_ns(0);
         let last = self.steps.at_ns(self.steps.len() - 1);
@@ -222,26 +241,41 @@ impl Evaluator<'_> {
         self.ctx
             .streams
             .fetch_add(ids.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let (snap, ctx) = (self.snap, self.ctx);
+        let fold = Fold {
+            window,
+            steps: &self.steps,
+        };
         let parts = map_parts(&ids, |part| {
             read_samples(
-                self.snap,
+                snap,
                 &ex,
-                &sizes_only,
+                (&sizes_only, &fold),
                 part,
                 (read_start, read_end),
-                self.ctx,
+                ctx,
             )
         });
         let mut series: Vec<SampleSeries> = Vec::new();
+        let mut counted: Vec<LogSeries> = Vec::new();
         for p in parts {
-            series.extend(p?);
+            let (s, c) = p?;
+            series.extend(s);
+            counted.extend(c);
         }
         if let Some(s) = series.iter().find(|s| s.labels.get("__error__").is_some()) {
             return Err(pipeline_error(&s.labels));
         }
         let op = match (r.op, r.range.unwrap.is_some()) {
             (ast::RangeOp::AbsentOverTime, _) => {
-                let ts = series.iter().flat_map(|s| s.samples.iter().map(|p| p.0));
+                let ts = series
+                    .iter()
+                    .flat_map(|s| s.samples.iter().map(|p| p.0))
+                    .chain(
+                        counted
+                            .iter()
+                            .flat_map(|s| s.buckets.iter().map(|b| b.ts_ns)),
+                    );
                 return Ok(absent_over_time(
                     window,
                     &self.steps,
@@ -268,7 +302,8 @@ impl Evaluator<'_> {
             (ast::RangeOp::LastOverTime, _) => m::RangeOp::LastOverTime,
         };
         if op.is_log_op() {
-            let log_series: Vec<LogSeries> = series.into_iter().map(to_buckets).collect();
+            let mut log_series: Vec<LogSeries> = series.into_iter().map(to_buckets).collect();
+            log_series.extend(counted);
             Ok(log_range_aggregate(op, window, &self.steps, &log_series))
         } else {
             Ok(unwrapped_range_aggregate(op, window, &self.steps, &series))
@@ -348,29 +383,31 @@ fn to_buckets(s: SampleSeries) -> LogSeries {
 fn read_samples(
     snap: &Snapshot,
     ex: &SampleExtractor,
-    sizes_only: &SizesOnly,
+    (sizes_only, fold): (&SizesOnly, &Fold<'_>),
     ids: &[(u32, Labels)],
     (start, end): (i64, i64),
     ctx: &Ctx,
-) -> Result<Vec<SampleSeries>, QueryError> {
+) -> Result<(Vec<SampleSeries>, Vec<LogSeries>), QueryError> {
     let mut work = Work::default();
     let mut out: Vec<SampleSeries> = Vec::with_capacity(ids.len());
+    let mut counted: Vec<LogSeries> = Vec::new();
     for (id, labels) in ids {
         let mut sx = ex.for_stream(&result_labels(labels));
         if sizes_only.applies_to(labels) {
-            let mut samples = Vec::new();
+            let mut buckets: Vec<EntryBucket> = Vec::new();
+            let mut open_since = i64::MIN;
             for r in snap.sizes(*id, start, end, Direction::Forward) {
                 let (ts, len) = r?;
                 work.entry(ctx, len as usize, 0)?;
                 work.size_only_lines += 1;
                 work.size_only_bytes += u64::from(len);
-                samples.push((ts, f64::from(len)));
+                fold.push(&mut buckets, &mut open_since, ts, u64::from(len));
             }
-            work.post_filter_lines += samples.len() as u64;
-            if !samples.is_empty() {
-                out.push(SampleSeries {
+            work.post_filter_lines += buckets.iter().map(|b| b.count).sum::<u64>();
+            if !buckets.is_empty() {
+                counted.push(LogSeries {
                     labels: sx.stream_labels().clone(),
-                    samples,
+                    buckets,
                 });
             }
             continue;
@@ -404,7 +441,37 @@ fn read_samples(
         debug_assert!(out[first..].iter().all(|s| !s.samples.is_empty()));
     }
     work.flush(ctx)?;
-    Ok(out)
+    Ok((out, counted))
+}
+
+/// Folds time-ordered entries into as few [`EntryBucket`]s as the windows allow: an
+/// entry joins the open bucket when no window boundary lies between the bucket's first
+/// entry and it ([`RangeWindow::bucket_is_atomic`]); the bucket is stamped with its
+/// newest entry. Every window then holds whole buckets, so counts and bytes per window
+/// are unchanged while the aggregation walks a few buckets per step instead of every
+/// entry.
+struct Fold<'a> {
+    window: RangeWindow,
+    steps: &'a Steps,
+}
+
+impl Fold<'_> {
+    fn push(&self, buckets: &mut Vec<EntryBucket>, open_since: &mut i64, ts: i64, bytes: u64) {
+        if let Some(b) = buckets.last_mut() {
+            if self.window.bucket_is_atomic(self.steps, *open_since, ts) {
+                b.ts_ns = ts;
+                b.count += 1;
+                b.bytes += bytes;
+                return;
+            }
+        }
+        *open_since = ts;
+        buckets.push(EntryBucket {
+            ts_ns: ts,
+            count: 1,
+            bytes,
+        });
+    }
 }
 
 /// Appends an entry, folding it into the last bucket when the timestamp is the same.
