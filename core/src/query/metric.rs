@@ -242,10 +242,7 @@ impl Evaluator<'_> {
             .streams
             .fetch_add(ids.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let (snap, ctx) = (self.snap, self.ctx);
-        let fold = Fold {
-            window,
-            steps: &self.steps,
-        };
+        let fold = Fold::new(window, &self.steps);
         let parts = map_parts(&ids, |part| {
             read_samples(
                 snap,
@@ -383,7 +380,7 @@ fn to_buckets(s: SampleSeries) -> LogSeries {
 fn read_samples(
     snap: &Snapshot,
     ex: &SampleExtractor,
-    (sizes_only, fold): (&SizesOnly, &Fold<'_>),
+    (sizes_only, fold): (&SizesOnly, &Fold),
     ids: &[(u32, Labels)],
     (start, end): (i64, i64),
     ctx: &Ctx,
@@ -395,13 +392,13 @@ fn read_samples(
         let mut sx = ex.for_stream(&result_labels(labels));
         if sizes_only.applies_to(labels) {
             let mut buckets: Vec<EntryBucket> = Vec::new();
-            let mut open_since = i64::MIN;
+            let mut limit = i64::MIN;
             for r in snap.sizes(*id, start, end, Direction::Forward) {
                 let (ts, len) = r?;
                 work.entry(ctx, len as usize, 0)?;
                 work.size_only_lines += 1;
                 work.size_only_bytes += u64::from(len);
-                fold.push(&mut buckets, &mut open_since, ts, u64::from(len));
+                fold.push(&mut buckets, &mut limit, ts, u64::from(len));
             }
             work.post_filter_lines += buckets.iter().map(|b| b.count).sum::<u64>();
             if !buckets.is_empty() {
@@ -445,27 +442,58 @@ fn read_samples(
 }
 
 /// Folds time-ordered entries into as few [`EntryBucket`]s as the windows allow: an
-/// entry joins the open bucket when no window boundary lies between the bucket's first
-/// entry and it ([`RangeWindow::bucket_is_atomic`]); the bucket is stamped with its
-/// newest entry. Every window then holds whole buckets, so counts and bytes per window
-/// are unchanged while the aggregation walks a few buckets per step instead of every
-/// entry.
-struct Fold<'a> {
-    window: RangeWindow,
-    steps: &'a Steps,
+/// entry joins the open bucket when no window boundary `b` lies in `[first entry of the
+/// bucket, entry)` (the condition of [`RangeWindow::bucket_is_atomic`]); the bucket is
+/// stamped with its newest entry. Every window then holds whole buckets, so counts and
+/// bytes per window are unchanged while the aggregation walks a few buckets per step
+/// instead of every entry. The next boundary is computed once per bucket.
+struct Fold {
+    /// Window start and end at the first step; boundaries repeat every step.
+    firsts: [i64; 2],
+    step: i64,
+    steps: usize,
 }
 
-impl Fold<'_> {
-    fn push(&self, buckets: &mut Vec<EntryBucket>, open_since: &mut i64, ts: i64, bytes: u64) {
+impl Fold {
+    fn new(window: RangeWindow, steps: &Steps) -> Fold {
+        let (s0, e0) = window.bounds(steps.start_ns());
+        Fold {
+            firsts: [s0, e0],
+            step: steps.step_ns().max(1),
+            steps: steps.len(),
+        }
+    }
+
+    /// The smallest window boundary `>= x`, or `i64::MAX` when there is none.
+    fn next_boundary(&self, x: i64) -> i64 {
+        let step = i128::from(self.step);
+        let mut best = i64::MAX;
+        for first in self.firsts {
+            let (first_w, x_w) = (i128::from(first), i128::from(x));
+            let i = if x_w <= first_w {
+                0
+            } else {
+                (x_w - first_w + step - 1) / step
+            };
+            if i < self.steps as i128 {
+                let b = first_w + i * step;
+                best = best.min(i64::try_from(b).unwrap_or(i64::MAX));
+            }
+        }
+        best
+    }
+
+    /// Adds an entry; `limit` is the open bucket's next boundary.
+    fn push(&self, buckets: &mut Vec<EntryBucket>, limit: &mut i64, ts: i64, bytes: u64) {
         if let Some(b) = buckets.last_mut() {
-            if self.window.bucket_is_atomic(self.steps, *open_since, ts) {
+            if ts <= *limit {
                 b.ts_ns = ts;
                 b.count += 1;
                 b.bytes += bytes;
                 return;
             }
         }
-        *open_since = ts;
+        *limit = self.next_boundary(ts);
         buckets.push(EntryBucket {
             ts_ns: ts,
             count: 1,
@@ -579,5 +607,35 @@ fn vector_matching(vm: Option<&ast::VectorMatching>) -> m::VectorMatching {
         on: vm.on,
         labels: vm.labels.clone(),
         include,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Joining a bucket must be exactly `RangeWindow::bucket_is_atomic`.
+    #[test]
+    fn fold_joins_exactly_when_the_bucket_stays_atomic() {
+        for (range, offset, start, step, n) in [
+            (60, 0, 0, 15, 10),
+            (10, 3, 7, 4, 20),
+            (45, -5, 100, 60, 3),
+            (5, 0, 50, 1, 1),
+        ] {
+            let window = RangeWindow::new(range).with_offset(offset);
+            let steps = Steps::range(start, start + step * (n - 1), step).unwrap();
+            let fold = Fold::new(window, &steps);
+            for open in -100..300 {
+                let limit = fold.next_boundary(open);
+                for ts in open..open + 80 {
+                    assert_eq!(
+                        ts <= limit,
+                        window.bucket_is_atomic(&steps, open, ts),
+                        "range {range} offset {offset} steps {start}+{step}x{n}: {open}..{ts}"
+                    );
+                }
+            }
+        }
     }
 }
