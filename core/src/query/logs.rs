@@ -27,6 +27,7 @@ use super::pipeline::{OutLabels, QueryPipeline, StreamProc};
 use super::request::QueryRequest;
 use super::StreamResult;
 use crate::db::{Direction, Snapshot, StreamIter};
+use crate::entry::Entry;
 use crate::labels::Labels;
 
 /// One entry on its way out.
@@ -73,57 +74,58 @@ pub(crate) fn run(
     Ok(group(merged))
 }
 
-/// A stream being read: its iterator, pipeline and next kept entry.
+/// A stream being read: its iterator, pipeline and next raw (not yet filtered) entry.
 struct Cursor {
     iter: StreamIter,
     pipe: StreamProc,
+    next: Option<Entry>,
 }
 
 impl Cursor {
-    fn next_kept(&mut self, work: &mut Work, ctx: &Ctx) -> Result<Option<Out>, QueryError> {
-        for r in self.iter.by_ref() {
-            let e = r?;
-            let md_len: usize = e.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
-            work.entry(ctx, e.line.len(), md_len)?;
-            if let Some((labels, line)) = self.pipe.process(e.ts, &e.line, &e.metadata) {
-                work.post_filter_lines += 1;
-                return Ok(Some(Out {
-                    ts: e.ts,
-                    labels,
-                    line,
-                }));
+    /// Reads the next raw entry into `next`; returns its timestamp.
+    fn advance(&mut self, work: &mut Work, ctx: &Ctx) -> Result<Option<i64>, QueryError> {
+        self.next = self.iter.next().transpose()?;
+        Ok(match &self.next {
+            Some(e) => {
+                let md_len: usize = e.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+                work.entry(ctx, e.line.len(), md_len)?;
+                Some(e.ts)
             }
-        }
-        Ok(None)
+            None => None,
+        })
     }
 }
 
-/// Heap element: the next entry of cursor `slot`.
-struct Pending {
-    out: Out,
+/// Heap element: cursor `slot`'s next raw entry is at `ts`.
+#[derive(PartialEq, Eq)]
+struct Frontier {
+    ts: i64,
     slot: usize,
     dir: Direction,
 }
 
-impl PartialEq for Pending {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Pending {}
-impl PartialOrd for Pending {
+impl PartialOrd for Frontier {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for Pending {
-    /// Max-heap: the entry that comes first is the greatest; ties by slot.
+impl Ord for Frontier {
+    /// Max-heap: the timestamp that comes first in the query direction is the greatest.
     fn cmp(&self, other: &Self) -> Ordering {
-        merge_order(self.dir, &other.out, &self.out).then_with(|| other.slot.cmp(&self.slot))
+        let by_ts = match self.dir {
+            Direction::Forward => other.ts.cmp(&self.ts),
+            Direction::Backward => self.ts.cmp(&other.ts),
+        };
+        by_ts.then_with(|| other.slot.cmp(&self.slot))
     }
 }
 
 /// Merges the streams of one part, returning at most `limit` entries in merge order.
+///
+/// Raw entries of all streams are visited in global time order (a heap over each
+/// stream's next raw entry), so a stream whose lines rarely pass the filters is read only
+/// as far back (or forward) as the `limit`-th result, never to its end. Entries with one
+/// timestamp are filtered together and ordered by label string.
 fn merge_part(
     snap: &Snapshot,
     pipeline: &QueryPipeline,
@@ -133,38 +135,60 @@ fn merge_part(
     limit: usize,
 ) -> Result<Vec<Out>, QueryError> {
     let mut work = Work::default();
+    let dir = req.direction;
     let mut cursors: Vec<Cursor> = ids
         .iter()
         .map(|(id, labels)| Cursor {
-            iter: snap.stream(*id, req.start, req.end, req.direction),
+            iter: snap.stream(*id, req.start, req.end, dir),
             pipe: pipeline.for_stream(labels),
+            next: None,
         })
         .collect();
     let mut heap = BinaryHeap::with_capacity(cursors.len());
     for (slot, c) in cursors.iter_mut().enumerate() {
-        if let Some(out) = c.next_kept(&mut work, ctx)? {
-            heap.push(Pending {
-                out,
-                slot,
-                dir: req.direction,
-            });
+        if let Some(ts) = c.advance(&mut work, ctx)? {
+            heap.push(Frontier { ts, slot, dir });
         }
     }
-    let mut taken = Vec::with_capacity(limit.min(4096));
+    let mut taken: Vec<Out> = Vec::with_capacity(limit.min(4096));
     let mut same_ts: Vec<(Arc<str>, String)> = Vec::new();
+    let mut group: Vec<Out> = Vec::new();
     while taken.len() < limit {
-        let Some(top) = heap.pop() else { break };
-        if let Some(out) = cursors[top.slot].next_kept(&mut work, ctx)? {
-            heap.push(Pending {
-                out,
-                slot: top.slot,
-                dir: req.direction,
-            });
+        let Some(ts) = heap.peek().map(|f| f.ts) else {
+            break;
+        };
+        group.clear();
+        while let Some(f) = heap.peek() {
+            if f.ts != ts {
+                break;
+            }
+            let slot = f.slot;
+            heap.pop();
+            let c = &mut cursors[slot];
+            if let Some(e) = c.next.take() {
+                if let Some((labels, line)) = c.pipe.process(e.ts, &e.line, &e.metadata) {
+                    work.post_filter_lines += 1;
+                    group.push(Out { ts, labels, line });
+                }
+            }
+            if let Some(next_ts) = c.advance(&mut work, ctx)? {
+                heap.push(Frontier {
+                    ts: next_ts,
+                    slot,
+                    dir,
+                });
+            }
         }
-        if is_duplicate(&mut same_ts, taken.last(), &top.out) {
-            continue;
+        // Stable: entries of one stream with equal labels keep their storage order.
+        group.sort_by(|a, b| a.labels.key.cmp(&b.labels.key));
+        for out in group.drain(..) {
+            if taken.len() >= limit {
+                break;
+            }
+            if !is_duplicate(&mut same_ts, taken.last(), &out) {
+                taken.push(out);
+            }
         }
-        taken.push(top.out);
     }
     work.flush(ctx)?;
     Ok(taken)
