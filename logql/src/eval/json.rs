@@ -12,7 +12,7 @@
 //!   numbers are kept **as written** (`5.56909`, `1e3`), booleans become `true`/`false`.
 //!   Invalid UTF-8 and U+FFFD in a string value become a space each. A string value with
 //!   an invalid escape becomes the empty string.
-//! - Keys are sanitised ([`sanitize_label_key`]); the leading-digit `_` prefix applies only
+//! - Keys are sanitised ([`sanitize_label_key`](super::labels::sanitize_label_key)); the leading-digit `_` prefix applies only
 //!   to the first segment. A top-level key that sanitises to nothing (`" "`) adds no
 //!   prefix segment, so `{" ":{"foo":"bar"}}` gives `foo="bar"`. A key that clashes with a
 //!   stream label gets `_extracted`. Duplicate keys: the last one wins.

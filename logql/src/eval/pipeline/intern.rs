@@ -93,65 +93,187 @@ impl Hasher for IdHasher {
     }
 }
 
+/// Which labels of the builder make up the result set.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Select<'a> {
+    /// Every label with a non-empty value.
+    All,
+    /// Only these names (sorted, unique), when present with a non-empty value.
+    Only(&'a [String]),
+    /// Every label but these names.
+    Except(&'a [String]),
+}
+
 /// Per-stream cache from label-set hash to the shared [`Labels`].
-#[derive(Debug, Default)]
+///
+/// When most lookups miss (a label unique per line, such as a trace id), caching only
+/// costs, so it turns itself off until the next [`clear`](Self::clear).
+#[derive(Debug)]
 pub(crate) struct Interner {
     map: HashMap<u64, Vec<Labels>, BuildHasherDefault<IdHasher>>,
     len: usize,
-    sorted: Vec<(String, String)>,
+    /// The current result pairs, sorted by name; `String` buffers are reused.
+    pairs: Vec<(String, String)>,
+    used: usize,
+    lookups: u32,
+    hits: u32,
+    caching: bool,
 }
 
+impl Default for Interner {
+    fn default() -> Self {
+        Interner {
+            map: HashMap::default(),
+            len: 0,
+            pairs: Vec::new(),
+            used: 0,
+            lookups: 0,
+            hits: 0,
+            caching: true,
+        }
+    }
+}
+
+/// Lookups between two checks of the hit rate.
+const RATE_WINDOW: u32 = 1024;
+
 impl Interner {
-    /// The labels of `lbs` for which `keep(name)` holds, as a shared set, and its hash.
-    pub(crate) fn intern(
-        &mut self,
-        lbs: &LabelsBuilder,
-        keep: &dyn Fn(&str) -> bool,
-    ) -> (Labels, u64) {
-        lbs.write_sorted(&mut self.sorted);
-        let hash = hash_pairs(
-            self.sorted
-                .iter()
-                .filter(|(n, v)| !v.is_empty() && keep(n))
-                .map(|(n, v)| (n.as_str(), v.as_str())),
-        );
-        if let Some(cands) = self.map.get(&hash) {
-            for c in cands {
-                let mut mine = self
-                    .sorted
-                    .iter()
-                    .filter(|(n, v)| !v.is_empty() && keep(n))
-                    .map(|(n, v)| (n.as_str(), v.as_str()));
-                let mut theirs = c.iter();
-                let equal = loop {
-                    match (mine.next(), theirs.next()) {
-                        (None, None) => break true,
-                        (Some(a), Some(b)) if a == b => {}
-                        _ => break false,
+    fn push(&mut self, n: &str, v: &str) {
+        if self.used < self.pairs.len() {
+            let (pn, pv) = &mut self.pairs[self.used];
+            pn.clear();
+            pn.push_str(n);
+            pv.clear();
+            pv.push_str(v);
+        } else {
+            self.pairs.push((n.to_string(), v.to_string()));
+        }
+        self.used += 1;
+    }
+
+    fn fill(&mut self, lbs: &LabelsBuilder, select: Select<'_>) {
+        self.used = 0;
+        match select {
+            Select::Only(names) => {
+                for n in names {
+                    if let Some(v) = lbs.get(n) {
+                        if !v.is_empty() {
+                            self.push(n, v);
+                        }
                     }
-                };
-                if equal {
-                    return (c.clone(), hash);
                 }
             }
+            Select::All | Select::Except(_) => {
+                lbs.for_each(|n, v| {
+                    let keep = match select {
+                        Select::Except(names) => !names.iter().any(|x| x == n),
+                        _ => true,
+                    };
+                    if keep && !v.is_empty() {
+                        self.push(n, v);
+                    }
+                });
+                self.pairs[..self.used].sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            }
         }
-        if self.len >= MAX_INTERNED {
-            self.map.clear();
-            self.len = 0;
+    }
+
+    fn live(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.pairs[..self.used]
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// The selected labels of `lbs` as a shared set, and their [`labels_hash`].
+    pub(crate) fn intern(&mut self, lbs: &LabelsBuilder, select: Select<'_>) -> (Labels, u64) {
+        self.fill(lbs, select);
+        let hash = hash_pairs(self.live());
+        if !self.caching {
+            return (Labels::new(self.live()), hash);
         }
-        let labels = Labels::new(
-            self.sorted
-                .iter()
-                .filter(|(n, v)| !v.is_empty() && keep(n))
-                .map(|(n, v)| (n.as_str(), v.as_str())),
-        );
-        self.map.entry(hash).or_default().push(labels.clone());
-        self.len += 1;
+        self.lookups += 1;
+        if let Some(cands) = self.map.get(&hash) {
+            if let Some(c) = cands.iter().find(|c| c.iter().eq(self.live())) {
+                self.hits += 1;
+                return (c.clone(), hash);
+            }
+        }
+        if self.lookups >= RATE_WINDOW {
+            if self.hits < self.lookups / 8 {
+                self.caching = false;
+                self.map.clear();
+                self.len = 0;
+            }
+            self.lookups = 0;
+            self.hits = 0;
+        }
+        let labels = Labels::new(self.live());
+        if self.caching {
+            if self.len >= MAX_INTERNED {
+                self.map.clear();
+                self.len = 0;
+            }
+            self.map.entry(hash).or_default().push(labels.clone());
+            self.len += 1;
+        }
         (labels, hash)
     }
 
+    /// Forgets every set (call when the stream changes) and turns caching back on.
     pub(crate) fn clear(&mut self) {
         self.map.clear();
         self.len = 0;
+        self.lookups = 0;
+        self.hits = 0;
+        self.caching = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builder(parsed: &[(&str, &str)]) -> LabelsBuilder {
+        let mut b = LabelsBuilder::with_stream(&[("app".into(), "api".into())]);
+        for (n, v) in parsed {
+            b.set_parsed(n, v);
+        }
+        b
+    }
+
+    #[test]
+    fn selections_and_hashes() {
+        let mut i = Interner::default();
+        let b = builder(&[("z", "1"), ("a", "2"), ("e", "")]);
+        let (all, h) = i.intern(&b, Select::All);
+        assert_eq!(all.to_string(), r#"{a="2", app="api", z="1"}"#);
+        assert_eq!(h, labels_hash(&all));
+        let names = ["app".to_string(), "z".to_string()];
+        let (only, h) = i.intern(&b, Select::Only(&names));
+        assert_eq!(
+            (only.to_string(), h),
+            (r#"{app="api", z="1"}"#.into(), labels_hash(&only))
+        );
+        let (except, _) = i.intern(&b, Select::Except(&names));
+        assert_eq!(except.to_string(), r#"{a="2"}"#);
+        // the same set again is answered from the cache
+        let (again, _) = i.intern(&b, Select::All);
+        assert_eq!(again, all);
+        assert_eq!(i.len, 3);
+    }
+
+    #[test]
+    fn caching_turns_off_when_sets_are_unique() {
+        let mut i = Interner::default();
+        for n in 0..(2 * RATE_WINDOW) {
+            let b = builder(&[("id", &n.to_string())]);
+            let (l, h) = i.intern(&b, Select::All);
+            assert_eq!(l.get("id"), Some(n.to_string().as_str()));
+            assert_eq!(h, labels_hash(&l));
+        }
+        assert!(!i.caching);
+        assert_eq!(i.len, 0);
+        i.clear();
+        assert!(i.caching);
     }
 }

@@ -19,14 +19,18 @@
 //! - `ip()` filters pass every entry that already has an error, fail when the label is
 //!   absent, and otherwise scan the value like the `|= ip()` line filter.
 //!
+//!   Alternations of plain literals follow Loki's simplifier too (see `label_regex.rs`):
+//!   `=~"web-1|web-10"` is two substring tests, `=~"info|error"` two exact matches.
+//!
 //! *Assumed / differences*: error details follow Go's wording for the common cases
-//! (`strconv.ParseFloat: parsing "x": invalid syntax`, `time: invalid duration "x"`); Go's
-//! hex floats (`0x1p3`) are not accepted as numbers. Loki's simplifier also turns
-//! alternations whose branches share a leading literal (`bar|buzz`, factored by Go's regex
-//! parser into `b(?:ar|uzz)`) into substring tests; we keep those anchored.
+//! (`strconv.ParseFloat: parsing "x": invalid syntax`, `time: missing unit in duration
+//! "5"`, go-humanize's `unhandled size name: x`); Go's hex floats (`0x1p3`) are not
+//! accepted as numbers. Case-insensitive literals (`(?i)foo.*`), which Loki also turns
+//! into (case-folding) substring tests, stay anchored regexes here.
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
+use super::label_regex::{simplify_literal_alternation, Leaf};
 use super::PipelineError;
 use crate::eval::ip::IpMatcher;
 use crate::eval::labels::{errors, LabelsBuilder};
@@ -81,6 +85,8 @@ enum StrTest {
     Contains(String),
     /// Exact comparison (`=`, `!=`).
     Equal(String),
+    /// Any of these literal filters (Loki's simplified literal alternations).
+    Any(Vec<Leaf>),
     /// Anchored regex, via the AST's compiled matcher (its result is not inverted here).
     Matcher(LabelMatcher),
 }
@@ -219,15 +225,9 @@ fn convert_and_compare<T>(
 
 /// Go's `strconv.ParseFloat(s, 64)` for decimal input; the error is Go's message.
 pub(crate) fn parse_go_float(s: &str) -> Result<f64, String> {
-    let go_err = |what: &str| {
-        let mut q = String::new();
-        // Writing into a String cannot fail.
-        let _ = write_go_quoted(&mut q, s);
-        format!("strconv.ParseFloat: parsing {q}: {what}")
-    };
-    // Rust accepts a few spellings Go rejects ("infinity" is fine in both; Go also
-    // rejects a leading '+' before "nan" only in old versions) — close enough; reject
-    // whitespace and underscores, which neither accepts.
+    let go_err = |what: &str| format!("strconv.ParseFloat: parsing {}: {what}", go_quote(s));
+    // Both accept signs, exponents, `.5`, `5.`, `inf`/`infinity`/`nan` in any case;
+    // reject white space and underscores (Go allows `_` only after a base prefix).
     if s.is_empty() || s.bytes().any(|b| b.is_ascii_whitespace() || b == b'_') {
         return Err(go_err("invalid syntax"));
     }
@@ -243,22 +243,76 @@ fn is_inf_literal(s: &str) -> bool {
     t == "inf" || t == "infinity"
 }
 
-/// Go's `time.ParseDuration`, in nanoseconds.
-pub(crate) fn parse_duration_err(s: &str) -> Result<i64, String> {
-    parse_go_duration(s).ok_or_else(|| {
-        let mut q = String::new();
-        let _ = write_go_quoted(&mut q, s);
-        format!("time: invalid duration {q}")
-    })
+fn go_quote(s: &str) -> String {
+    let mut q = String::with_capacity(s.len() + 2);
+    // Writing into a String cannot fail.
+    let _ = write_go_quoted(&mut q, s);
+    q
 }
 
-/// go-humanize's `ParseBytes`.
+/// Go's `time.ParseDuration`, in nanoseconds; errors carry Go's messages
+/// (`time: invalid duration "x"`, `time: missing unit in duration "5"`,
+/// `time: unknown unit "d" in duration "1d"`).
+pub(crate) fn parse_duration_err(s: &str) -> Result<i64, String> {
+    if let Some(ns) = parse_go_duration(s) {
+        return Ok(ns);
+    }
+    let q = go_quote(s);
+    let mut rest = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if rest.is_empty() {
+        return Err(format!("time: invalid duration {q}"));
+    }
+    while !rest.is_empty() {
+        let num = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num == 0 || &rest[..num] == "." {
+            return Err(format!("time: invalid duration {q}"));
+        }
+        rest = &rest[num..];
+        let unit = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let u = &rest[..unit];
+        if u.is_empty() {
+            return Err(format!("time: missing unit in duration {q}"));
+        }
+        if !matches!(u, "ns" | "us" | "µs" | "μs" | "ms" | "s" | "m" | "h") {
+            return Err(format!(
+                "time: unknown unit {} in duration {q}",
+                go_quote(u)
+            ));
+        }
+        rest = &rest[unit..];
+    }
+    // Well-formed but out of range.
+    Err(format!("time: invalid duration {q}"))
+}
+
+/// go-humanize's `ParseBytes`, with its error messages (`strconv.ParseFloat: parsing
+/// "": invalid syntax` for a missing number, `unhandled size name: x`, `too large: s`).
 pub(crate) fn parse_bytes_err(s: &str) -> Result<u64, String> {
-    parse_bytes(s).ok_or_else(|| {
-        let mut q = String::new();
-        let _ = write_go_quoted(&mut q, s);
-        format!("humanize.ParseBytes: invalid size {q}")
-    })
+    // go-humanize reads the leading run of digits, '.' and ',' as the number.
+    let num_len = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
+        .unwrap_or(s.len());
+    let num: String = s[..num_len].chars().filter(|&c| c != ',').collect();
+    parse_go_float(&num)?;
+    match parse_bytes(s) {
+        Some(b) if num_len > 0 => Ok(b),
+        _ => {
+            let extra = s[num_len..].trim().to_lowercase();
+            let known = [
+                "", "b", "k", "kb", "ki", "kib", "m", "mb", "mi", "mib", "g", "gb", "gi", "gib",
+                "t", "tb", "ti", "tib", "p", "pb", "pi", "pib", "e", "eb", "ei", "eib",
+            ];
+            if known.contains(&extra.as_str()) {
+                Err(format!("too large: {s}"))
+            } else {
+                Err(format!("unhandled size name: {extra}"))
+            }
+        }
+    }
 }
 
 impl StringFilter {
@@ -269,7 +323,9 @@ impl StringFilter {
             MatchOp::Neq => (StrTest::Equal(m.value().to_string()), true),
             MatchOp::Re | MatchOp::Nre => {
                 let negated = m.op() == MatchOp::Nre;
-                match simplify_regex(m.value()) {
+                let simplified = simplify_regex(m.value())
+                    .or_else(|| simplify_literal_alternation(m.value()).map(StrTest::Any));
+                match simplified {
                     Some(t) => (t, negated),
                     // The matcher applies its own negation.
                     None => (StrTest::Matcher(m.clone()), false),
@@ -290,6 +346,11 @@ impl StringFilter {
             StrTest::NonEmpty => !v.is_empty(),
             StrTest::Contains(s) => v.contains(s.as_str()),
             StrTest::Equal(s) => v == s,
+            StrTest::Any(leaves) => leaves.iter().any(|l| match l {
+                Leaf::Equal(s) => v == s,
+                Leaf::Contains(s) => v.contains(s.as_str()),
+                Leaf::True => true,
+            }),
             StrTest::Matcher(m) => m.matches(v),
         };
         r != self.negated
@@ -391,5 +452,46 @@ mod tests {
         );
         assert!(parse_go_float(" 1").is_err());
         assert!(parse_go_float("1_000").is_err());
+    }
+
+    #[test]
+    fn go_duration_errors() {
+        assert_eq!(parse_duration_err("1.5s"), Ok(1_500_000_000));
+        assert_eq!(
+            parse_duration_err("abc").unwrap_err(),
+            r#"time: invalid duration "abc""#
+        );
+        assert_eq!(
+            parse_duration_err("5").unwrap_err(),
+            r#"time: missing unit in duration "5""#
+        );
+        assert_eq!(
+            parse_duration_err("1d").unwrap_err(),
+            r#"time: unknown unit "d" in duration "1d""#
+        );
+        assert_eq!(
+            parse_duration_err("").unwrap_err(),
+            r#"time: invalid duration """#
+        );
+    }
+
+    #[test]
+    fn humanize_errors() {
+        assert_eq!(parse_bytes_err("1,024 KB"), Ok(1_024_000));
+        assert_eq!(
+            parse_bytes_err("big").unwrap_err(),
+            r#"strconv.ParseFloat: parsing "": invalid syntax"#
+        );
+        assert_eq!(
+            parse_bytes_err("12 parsecs").unwrap_err(),
+            "unhandled size name: parsecs"
+        );
+        assert_eq!(
+            parse_bytes_err("1e30EB").unwrap_err(),
+            "unhandled size name: e30eb"
+        );
+        assert!(parse_bytes_err("99999999999EB")
+            .unwrap_err()
+            .starts_with("too large"));
     }
 }

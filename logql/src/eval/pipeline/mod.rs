@@ -16,17 +16,38 @@
 //! Result labels are a [`Labels`], which drops labels with an empty value (as Loki does
 //! when its HTTP layer parses a result stream's labels back, and as Prometheus does).
 //!
-//! # Semantics notes
+//! # Semantics notes (Loki v3, read in `pkg/logql/log`)
 //!
-//! Per-stage semantics are in [`label_filter`](self) (label filters) and the stage
-//! module's notes; the order of evaluation is Loki's `streamPipeline.Process`: reset the
-//! builder, add the structured metadata (a name clashing with a stream label becomes
-//! `<name>_extracted`), run the stages in order, stop at the first that drops the entry.
-//! A log query extracts every label a parser finds (they are all returned); only sample
-//! extraction narrows parsers to the labels it needs (see [`sample`]).
+//! The detailed notes, with what was confirmed in Loki's source and what is assumed, are
+//! at the top of `label_filter.rs`, `stages.rs` and [`sample`]. In short:
+//!
+//! - Order: reset the builder, add the structured metadata (a name clashing with a
+//!   stream label becomes `<name>_extracted`), run the stages in order, stop at the first
+//!   that drops the entry (`streamPipeline.Process`).
+//! - Parsers: as in [`crate::eval`]'s modules. A log query extracts every label a parser
+//!   finds, since all of them are returned; only sample extraction narrows parsers to the
+//!   labels it needs (Loki's parser hints exist for metric queries only).
+//! - Label filters: `and` evaluates both sides, `or` stops at the first that passes.
+//!   String matchers treat an absent label as `""` and read `__error__` too, so
+//!   `| __error__=""` drops failed entries. Regexes are anchored, except Loki's literal
+//!   simplifications (`.*`/empty always match, `.+` means non-empty, `foo.*`, `.*foo`,
+//!   `.*foo.*` are substring tests, and in an alternation of literals the branches Go's
+//!   parser factors by a common prefix are substring tests: `=~"web-1|web-10"` matches
+//!   `web-11`). Numeric / duration / bytes comparisons fail on an
+//!   absent label; a value that does not convert **passes** and sets
+//!   `__error__="LabelFilterErr"` (unless an error is already set). `ip()` filters pass
+//!   entries that already have an error and fail on an absent label.
+//! - `line_format`: renders with every label, `__line__` and `__timestamp__`; a run-time
+//!   error sets `TemplateFormatErr` and keeps the line.
+//! - `label_format`: in order; a rename moves the value (keeping its category) and
+//!   deletes the source; templates see the labels as they were at the stage's first
+//!   template; an error sets `TemplateFormatErr` and skips that assignment.
+//! - `drop` / `keep` with names or matchers; `keep` never removes `__error__` and
+//!   `__error_details__`; `drop __error__` clears the error.
 
 mod intern;
 mod label_filter;
+mod label_regex;
 pub mod sample;
 mod stages;
 
@@ -38,7 +59,7 @@ pub use sample::{SampleExtractor, StreamSampleExtractor};
 use crate::eval::labels::LabelsBuilder;
 use crate::metric::Labels;
 use crate::syntax::ast::Stage;
-use intern::Interner;
+use intern::{Interner, Select};
 use stages::{Hints, LineStage, Op, Parser, Scratch};
 
 /// Why a pipeline could not be compiled: which stage, and what is wrong with it.
@@ -153,7 +174,7 @@ impl Pipeline {
                 })
                 .collect(),
         };
-        let changes_labels = rest.iter().any(Op::changes_labels);
+        let changes_labels = rest.iter().any(|o| o.changes_labels(&parsers));
         let changes_line = rest.iter().any(|o| o.changes_line(&parsers));
         Ok(Pipeline {
             inner: Arc::new(Compiled {
@@ -324,7 +345,7 @@ impl StreamPipeline {
                 labels_hash: self.stream_hash,
             });
         }
-        let (labels, hash) = self.interner.intern(&self.builder, &|_| true);
+        let (labels, hash) = self.interner.intern(&self.builder, Select::All);
         self.current = labels;
         Some(ProcessedEntry {
             line: out_line,

@@ -18,13 +18,15 @@
 //! - Parser hints: when the result only needs some labels (`by (…)` non-empty, or
 //!   `by ()`), a lone `| json` parser extracts only the labels the later stages, the
 //!   grouping and the unwrap read, and stops once it has them; with nothing needed, a
-//!   lone `| json` / `| logfmt` parser is skipped, as Loki does. Structured metadata
+//!   lone parser (`json`, `logfmt`, `regexp`, `pattern`; `unpack` still runs as it may
+//!   rewrite the line) is skipped, as Loki does, so it sets no error. Structured metadata
 //!   labels are part of the sample labels unless the grouping removes them.
 //!
 //! *Assumed*: Go's `Duration.Seconds()` is `secs + nanos/1e9`, which we reproduce.
 
 use std::sync::Arc;
 
+use super::intern::Select;
 use super::label_filter::{parse_bytes_err, parse_duration_err, parse_go_float, LabelFilterExpr};
 use super::stages::Hints;
 use super::{labels_hash, LineFilters, Pipeline, PipelineError, StreamPipeline};
@@ -54,12 +56,12 @@ enum Group {
 }
 
 impl Group {
-    fn keeps(&self, name: &str) -> bool {
+    fn select(&self) -> Select<'_> {
         match self {
-            Group::All => true,
-            Group::By(g) => g.iter().any(|n| n == name),
-            Group::Without(g) => !g.iter().any(|n| n == name),
-            Group::NoLabels => false,
+            Group::All => Select::All,
+            Group::By(g) => Select::Only(g),
+            Group::Without(g) => Select::Except(g),
+            Group::NoLabels => Select::Only(&[]),
         }
     }
 
@@ -151,7 +153,12 @@ impl SampleExtractor {
         let mut group = match grouping {
             None => Group::All,
             Some(ast::Grouping::By(g)) if g.is_empty() => Group::NoLabels,
-            Some(ast::Grouping::By(g)) => Group::By(g.clone()),
+            Some(ast::Grouping::By(g)) => {
+                let mut g = g.clone();
+                g.sort();
+                g.dedup();
+                Group::By(g)
+            }
             Some(ast::Grouping::Without(g)) => Group::Without(g.clone()),
         };
         let unwrap = match &range.unwrap {
@@ -338,14 +345,13 @@ impl StreamSampleExtractor {
             }
         };
         if sp.builder.has_error() {
-            let (l, h) = sp.interner.intern(&sp.builder, &|_| true);
+            let (l, h) = sp.interner.intern(&sp.builder, Select::All);
             self.current = l;
             self.current_hash = h;
         } else if matches!(c.group, Group::NoLabels) || sp.builder.is_unchanged() {
             return Some((value, &self.base, self.base_hash));
         } else {
-            let group = &c.group;
-            let (l, h) = sp.interner.intern(&sp.builder, &|n| group.keeps(n));
+            let (l, h) = sp.interner.intern(&sp.builder, c.group.select());
             self.current = l;
             self.current_hash = h;
         }

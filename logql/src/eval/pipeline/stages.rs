@@ -168,14 +168,13 @@ pub(crate) enum Op {
 }
 
 impl Op {
-    /// Whether the stage can change the label set.
-    pub(crate) fn changes_labels(&self) -> bool {
+    /// Whether the stage can change the label set (a skipped parser cannot).
+    pub(crate) fn changes_labels(&self, parsers: &[Parser]) -> bool {
         match self {
             Op::Line(_) | Op::Decolorize => false,
+            Op::Parse(i) => !matches!(parsers.get(*i), Some(Parser::Skip)),
             Op::LabelFilter(f) => f.can_set_error(),
-            Op::Parse(_) | Op::LineFormat(_) | Op::LabelFormat(_) | Op::Drop(_) | Op::Keep(_) => {
-                true
-            }
+            Op::LineFormat(_) | Op::LabelFormat(_) | Op::Drop(_) | Op::Keep(_) => true,
         }
     }
 
@@ -231,14 +230,25 @@ pub(crate) fn compile_stages(
     let mut ops = Vec::with_capacity(stages.len());
     let mut parsers = Vec::new();
     let single_parser = stages.iter().filter(|s| s.is_parser()).count() == 1;
+    // Loki's "no labels" hint: nothing reads a label, so a lone parser is not run (unpack
+    // still runs: it may rewrite the line).
+    let skip_parser = single_parser && matches!(hints, Hints::Only(n) if n.is_empty());
     for (i, stage) in stages.iter().enumerate() {
         let at = |what: &str| format!("stage {} ({what})", i + 1);
         let op = match stage {
             Stage::LineFilter(f) => Op::Line(LineStage::compile(f)?),
+            Stage::Json(_) | Stage::Logfmt(_) | Stage::Regexp(_) | Stage::Pattern(_)
+                if skip_parser =>
+            {
+                // Still validate the stage, as the query would be rejected otherwise.
+                compile_stages(std::slice::from_ref(stage), &Hints::All)
+                    .map_err(|e| PipelineError::new(at(stage_name(stage)), e.message))?;
+                parsers.push(Parser::Skip);
+                Op::Parse(parsers.len() - 1)
+            }
             Stage::Json(params) => {
                 let p = if params.is_empty() {
                     match hints {
-                        Hints::Only(names) if single_parser && names.is_empty() => Parser::Skip,
                         Hints::Only(names) if single_parser => {
                             Parser::Json(JsonParser::with_needed_keys(names.iter().cloned()))
                         }
@@ -259,10 +269,7 @@ pub(crate) fn compile_stages(
             }
             Stage::Logfmt(l) => {
                 let p = if l.fields.is_empty() {
-                    match hints {
-                        Hints::Only(names) if single_parser && names.is_empty() => Parser::Skip,
-                        _ => Parser::Logfmt(LogfmtParser::new(l.strict, l.keep_empty)),
-                    }
+                    Parser::Logfmt(LogfmtParser::new(l.strict, l.keep_empty))
                 } else {
                     let pairs: Vec<(&str, &str)> = l
                         .fields
@@ -336,6 +343,16 @@ pub(crate) fn compile_stages(
         ops.push(op);
     }
     Ok((ops, parsers))
+}
+
+fn stage_name(stage: &Stage) -> &'static str {
+    match stage {
+        Stage::Json(_) => "json",
+        Stage::Logfmt(_) => "logfmt",
+        Stage::Regexp(_) => "regexp",
+        Stage::Pattern(_) => "pattern",
+        _ => "stage",
+    }
 }
 
 fn selections(sel: &[ast::LabelSelection]) -> Vec<Selection> {
