@@ -116,8 +116,8 @@ fn ingest_synthetic(db: &Db, n: usize) {
     let mut batch = BatchBuilder::default();
     let t0 = 1_767_225_600_000_000_000i64;
     let step = 3_600_000_000_000 / n as i64;
-    for i in 0..n {
-        let ts = t0 + i as i64 * step;
+    for i in 0..n as i64 {
+        let ts = t0 + i * step;
         let host = format!("node-{}", i % 7);
         let env = if i % 4 == 0 { "staging" } else { "prod" };
         let (app, line) = match i % 6 {

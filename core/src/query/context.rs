@@ -144,7 +144,7 @@ impl Work {
         self.lines += 1;
         self.bytes += line_len as u64;
         self.metadata_bytes += metadata_len as u64;
-        if self.lines % CHECK_EVERY == 0 {
+        if self.lines >= CHECK_EVERY {
             self.flush(ctx)?;
         }
         Ok(())
