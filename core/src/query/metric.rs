@@ -16,7 +16,7 @@
 //!   extracted labels (the LogQL crate's sample extractor); `sum` pushes its grouping
 //!   into the extractor of a counting range aggregation, as Loki does;
 //! - counting over a bare selector reads only timestamps and line lengths where
-//!   structured metadata cannot change the result ([`SizesOnly`]).
+//!   structured metadata cannot change the result (`SizesOnly`).
 
 use logjar_logql::metric::{
     self as m, absent_labels, absent_over_time, log_range_aggregate, matrix_binop,

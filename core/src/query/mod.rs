@@ -1,4 +1,4 @@
-//! Query execution: LogQL over a [`Db`](crate::Db), with results shaped as Grafana
+//! Query execution: LogQL over a [`Db`], with results shaped as Grafana
 //! Loki v3 returns them.
 //!
 //! [`Db::query`] parses the query text, takes one [`Snapshot`](crate::Snapshot) of the
