@@ -161,7 +161,8 @@ impl Evaluator<'_> {
                         .pop()
                         .unwrap_or_default();
                     let out = m::aggregate(op, &grouping, &v);
-                    return Ok(Value::Matrix(ordered_single_step(out, self.ts_ms[0])));
+                    let ts_ms = self.ts_ms.first().copied().unwrap_or_default();
+                    return Ok(Value::Matrix(ordered_single_step(out, ts_ms)));
                 }
                 Ok(Value::Matrix(m::aggregate_matrix(
                     op,
