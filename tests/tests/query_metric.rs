@@ -341,3 +341,38 @@ fn structured_metadata_splits_series_like_loki() {
         ]
     );
 }
+
+#[test]
+fn extreme_requests_fail_cleanly_or_answer() {
+    let (_d, db) = data(false);
+    let queries = [
+        r#"count_over_time({app="a"}[1m] offset 100000h)"#,
+        r#"count_over_time({app="a"}[1m] offset -100000h)"#,
+        r#"rate({app="a"}[30d])"#,
+        r#"sum(rate({app="a"}[1m])) / 0"#,
+        r#"{app="a"} |= "x""#,
+        "vector(1) + vector(2)",
+    ];
+    let times = [
+        (i64::MIN, i64::MAX),
+        (i64::MAX - 1, i64::MAX),
+        (0, 0),
+        (-S, S),
+    ];
+    for q in queries {
+        for (start, end) in times {
+            for step in [None, Some(1), Some(i64::MAX)] {
+                let mut req = QueryRequest::range(q, start, end);
+                req.step = step;
+                // Either an answer or a typed error; never a panic.
+                let _ = db.query("fake", &req);
+            }
+            for t in [i64::MIN, i64::MAX, 0] {
+                let _ = db.query("fake", &QueryRequest::instant(q, t));
+            }
+        }
+    }
+    // Something was really evaluated, not only refused.
+    let req = QueryRequest::range(r#"rate({app="a"}[30d])"#, 0, 120 * S).with_step(60 * S);
+    assert_eq!(matrix(&query(&db, &req)).len(), 1);
+}
