@@ -26,6 +26,7 @@ pub mod labels;
 pub mod lock;
 pub mod manifest;
 pub mod options;
+pub mod query;
 pub mod segment;
 pub mod wal;
 
@@ -35,3 +36,4 @@ pub use error::{Error, Result};
 pub use labels::Labels;
 pub use logjar_logql::matcher::{LabelMatcher, MatchOp};
 pub use options::{Limits, Options, SyncMode};
+pub use query::{QueryError, QueryRequest, QueryResponse, QueryResult};

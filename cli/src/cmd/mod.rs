@@ -4,3 +4,5 @@ pub mod demo;
 pub mod demo_data;
 pub mod ingest;
 pub mod inspect;
+pub mod query;
+pub mod tail;
