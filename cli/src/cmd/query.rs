@@ -189,7 +189,7 @@ fn samples(resp: &QueryResponse, f: &mut dyn FnMut(Option<&ResultLabels>, i64, f
     }
 }
 
-fn table(out: &mut Vec<u8>, resp: &QueryResponse, dir: Direction) {
+pub(crate) fn table(out: &mut Vec<u8>, resp: &QueryResponse, dir: Direction) {
     match &resp.result {
         QueryResult::Streams(s) => {
             for (ts, labels, line) in merged(s, dir) {
