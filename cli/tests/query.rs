@@ -303,7 +303,7 @@ fn tail_follows_entries_written_by_another_process() {
     // The tail process opens the database only while polling: retry when it holds it.
     let new = ndjson_at(now_ns(), "new");
     let mut written = false;
-    for _ in 0..200 {
+    for _ in 0..1000 {
         let o = logjar(dir.path(), &["ingest", "-"], Some(new.as_bytes()));
         if o.status.success() {
             written = true;
