@@ -15,7 +15,7 @@ fn logjar(data: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn logjar");
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input).unwrap();
+        let _ = child.stdin.take().unwrap().write_all(input); // an early exit closes the pipe
     }
     child.wait_with_output().unwrap()
 }
