@@ -250,3 +250,19 @@ def test_tail(db):
     assert [next(it)[2] for _ in range(3)] == ["GET /0 500", "GET /1 200", "GET /2 200"]
     db.push({"app": "api"}, [(T0 + 10 * S, "later")])
     assert next(it)[1:] == (T0 + 10 * S, "later")
+
+
+def test_ctrl_c_interrupts_a_query(db):
+    import _thread
+
+    db.push({"app": "big"}, [(T0 + i * 1000, f"line {i} with some words") for i in range(200_000)])
+    q = 'sum(count_over_time({app="big"} |~ ".*w.*o.*r.*d.*s.*x" [1s]))'
+    timer = threading.Timer(0.1, _thread.interrupt_main)
+    timer.start()
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        while time.perf_counter() - t0 < 10:
+            db.query(q, start=T0, end=T0 + S, step="1s")
+    timer.join()
+    # The database is still usable afterwards.
+    assert db.label_values("app") == ["big"]
