@@ -1,1 +1,635 @@
-//! Python bindings of logjar (the pyo3 module lands with the Python package issue).
+//! Python bindings of logjar: the private native module `logjar._native`.
+//!
+//! The public API is the pure-Python package in `python/logjar`, which wraps these
+//! functions (time conversions, result objects, pandas/Arrow). This module does the work
+//! that must be fast or must run without the GIL:
+//!
+//! - every call that touches storage runs inside [`release_gil`] (`py.allow_threads`);
+//!   queries also run on a worker thread with a [`CancelToken`], so Ctrl-C in the
+//!   calling thread cancels them and raises `KeyboardInterrupt`;
+//! - errors become the exception classes of `logjar._errors` (see [`to_py_err`]).
+
+use std::io::BufRead;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use logjar::entry::StreamEntries;
+use logjar::ingest::{BatchBuilder, LabelCache};
+use logjar::query::{CancelToken, QueryRequest, QueryResponse, QueryResult, ResultLabels};
+use logjar::{Db as CoreDb, Direction, Entry, Labels, Options, QueryError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+
+/// Entries per push when ingesting NDJSON.
+const NDJSON_BATCH: usize = 10_000;
+
+/// Builds an exception of class `name` from `logjar._errors` with `message`, setting
+/// the extra attributes given.
+fn py_error(py: Python<'_>, name: &str, message: String, attrs: &[(&str, PyObject)]) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let cls = py.import("logjar._errors")?.getattr(name)?;
+        let exc = cls.call1((message.clone(),))?;
+        for (k, v) in attrs {
+            exc.setattr(*k, v)?;
+        }
+        Ok(PyErr::from_value(exc))
+    };
+    build().unwrap_or_else(|e| e)
+}
+
+/// The exception for a storage-layer error.
+fn to_py_err(py: Python<'_>, e: &logjar::Error) -> PyErr {
+    let name = match e {
+        logjar::Error::Locked { .. } => "LockedError",
+        logjar::Error::InvalidArgument(_) => "InvalidArgumentError",
+        logjar::Error::Limit(_) => "LimitError",
+        logjar::Error::Closed(_) => "ClosedError",
+        logjar::Error::Corrupt { .. } | logjar::Error::UnsupportedVersion { .. } => "CorruptError",
+        _ => "StorageError",
+    };
+    py_error(py, name, e.to_string(), &[])
+}
+
+/// The exception for a query error (`Cancelled` is turned into `KeyboardInterrupt` by
+/// the caller that cancelled).
+fn query_err(py: Python<'_>, e: &QueryError) -> PyErr {
+    match e {
+        QueryError::Storage(s) => to_py_err(py, s),
+        QueryError::Limit(m) => py_error(py, "LimitError", m.clone(), &[]),
+        QueryError::BadQuery {
+            message,
+            rendered,
+            position,
+        } => py_error(
+            py,
+            "QueryError",
+            message.clone(),
+            &[
+                (
+                    "position",
+                    position
+                        .into_pyobject(py)
+                        .map_or_else(|_| py.None(), |p| p.into_any().unbind()),
+                ),
+                ("rendered", PyString::new(py, rendered).into_any().unbind()),
+            ],
+        ),
+        other => py_error(py, "QueryError", other.to_string(), &[]),
+    }
+}
+
+/// Runs `f` with the GIL released. Every call into storage goes through here.
+fn release_gil<T: Send>(py: Python<'_>, f: impl Send + FnOnce() -> T) -> T {
+    py.allow_threads(f)
+}
+
+/// An open database, shared between Python threads. `close()` drops the handle; calls
+/// after it raise `ClosedError`.
+#[pyclass(module = "logjar._native", frozen)]
+struct Db {
+    inner: Mutex<Option<Arc<CoreDb>>>,
+}
+
+fn closed(py: Python<'_>) -> PyErr {
+    py_error(py, "ClosedError", "database is closed".into(), &[])
+}
+
+fn labels_dict<'py>(py: Python<'py>, l: &ResultLabels) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in l.iter() {
+        d.set_item(k, v)?;
+    }
+    Ok(d)
+}
+
+fn parse_direction(s: &str) -> PyResult<Direction> {
+    match s.to_ascii_lowercase().as_str() {
+        "backward" => Ok(Direction::Backward),
+        "forward" => Ok(Direction::Forward),
+        _ => Err(PyValueError::new_err(format!(
+            "direction must be \"backward\" or \"forward\", got {s:?}"
+        ))),
+    }
+}
+
+/// Converts a timestamp that is not a plain int (datetime, pandas Timestamp, string)
+/// with the Python helper `logjar._convert.time_ns`.
+fn ts_of(helper: &Bound<'_, PyAny>, ts: &Bound<'_, PyAny>) -> PyResult<i64> {
+    match ts.extract::<i64>() {
+        Ok(v) => Ok(v),
+        Err(_) => helper.call1((ts,))?.extract(),
+    }
+}
+
+fn line_of(line: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if line.is_instance_of::<PyString>() {
+        return Ok(line.extract::<String>()?.into_bytes());
+    }
+    if let Ok(b) = line.downcast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    Err(PyTypeError::new_err(format!(
+        "a line must be str or bytes, got {}",
+        line.get_type().name()?
+    )))
+}
+
+/// Converts `[(labels_dict, [(ts, line[, metadata]), …]), …]`.
+fn streams_of(py: Python<'_>, streams: &Bound<'_, PyAny>) -> PyResult<Vec<StreamEntries>> {
+    let helper = py.import("logjar._convert")?.getattr("time_ns")?;
+    let mut out = Vec::new();
+    for item in streams.try_iter()? {
+        let item = item?;
+        let (labels, entries): (Vec<(String, String)>, Bound<'_, PyAny>) = item.extract()?;
+        let labels = Labels::new(labels).map_err(|e| to_py_err(py, &e))?;
+        let mut es = Vec::new();
+        for e in entries.try_iter()? {
+            let e = e?;
+            let t = e.downcast::<PyTuple>().map_err(|_| {
+                PyTypeError::new_err("an entry must be a tuple (ts, line) or (ts, line, metadata)")
+            })?;
+            let n = t.len();
+            if !(2..=3).contains(&n) {
+                return Err(PyTypeError::new_err(
+                    "an entry must be a tuple (ts, line) or (ts, line, metadata)",
+                ));
+            }
+            let ts = ts_of(&helper, &t.get_item(0)?)?;
+            let line = line_of(&t.get_item(1)?)?;
+            let mut entry = Entry::new(ts, line);
+            if n == 3 {
+                let md = t.get_item(2)?;
+                if !md.is_none() {
+                    let md: Vec<(String, String)> = md
+                        .call_method0("items")?
+                        .try_iter()?
+                        .map(|kv| kv.and_then(|kv| kv.extract()))
+                        .collect::<PyResult<_>>()?;
+                    entry.metadata = md;
+                }
+            }
+            es.push(entry);
+        }
+        out.push(StreamEntries {
+            labels,
+            entries: es,
+        });
+    }
+    Ok(out)
+}
+
+fn report_dict<'py>(py: Python<'py>, r: &logjar::PushReport) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("accepted", r.accepted)?;
+    d.set_item("duplicates", r.duplicates)?;
+    d.set_item("rejected", r.rejected.total())?;
+    Ok(d)
+}
+
+impl Db {
+    fn db(&self, py: Python<'_>) -> PyResult<Arc<CoreDb>> {
+        self.inner
+            .lock()
+            .map_err(|_| closed(py))?
+            .clone()
+            .ok_or_else(|| closed(py))
+    }
+
+    fn push_streams(
+        &self,
+        py: Python<'_>,
+        tenant: &str,
+        streams: Vec<StreamEntries>,
+    ) -> PyResult<logjar::PushReport> {
+        let db = self.db(py)?;
+        release_gil(py, || db.push(tenant, &streams)).map_err(|e| to_py_err(py, &e))
+    }
+
+    /// Runs a query on a worker thread, polling for Ctrl-C from this thread.
+    fn run_query(
+        &self,
+        py: Python<'_>,
+        tenant: &str,
+        mut req: QueryRequest,
+    ) -> PyResult<QueryResponse> {
+        let db = self.db(py)?;
+        let token = CancelToken::new();
+        req.cancel = Some(token.clone());
+        let (tx, rx) = mpsc::channel();
+        // `allow_threads` needs `Sync` captures; a `Receiver` is only `Send`.
+        let rx = Mutex::new(rx);
+        let tenant = tenant.to_string();
+        std::thread::Builder::new()
+            .name("logjar-query".into())
+            .spawn(move || {
+                let _ = tx.send(db.query(&tenant, &req));
+            })
+            .map_err(|e| {
+                py_error(
+                    py,
+                    "StorageError",
+                    format!("spawning a query thread: {e}"),
+                    &[],
+                )
+            })?;
+        loop {
+            let got = release_gil(py, || match rx.lock() {
+                Ok(rx) => rx.recv_timeout(Duration::from_millis(50)),
+                Err(_) => Err(mpsc::RecvTimeoutError::Disconnected),
+            });
+            match got {
+                Ok(r) => return r.map_err(|e| query_err(py, &e)),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(py_error(py, "Error", "query thread panicked".into(), &[]))
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Err(e) = py.check_signals() {
+                        token.cancel();
+                        // Wait for the worker so no query outlives the interrupted call.
+                        release_gil(py, || {
+                            if let Ok(rx) = rx.lock() {
+                                let _ = rx.recv();
+                            }
+                        });
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl Db {
+    /// Opens (creating if needed) the database in `path`.
+    #[new]
+    #[pyo3(signature = (path, options_json=None))]
+    fn new(py: Python<'_>, path: std::path::PathBuf, options_json: Option<&str>) -> PyResult<Self> {
+        let opts = match options_json {
+            Some(j) => Options::from_json(j).map_err(|e| to_py_err(py, &e))?,
+            None => Options::default(),
+        };
+        let db = release_gil(py, || CoreDb::open(&path, opts)).map_err(|e| to_py_err(py, &e))?;
+        Ok(Db {
+            inner: Mutex::new(Some(Arc::new(db))),
+        })
+    }
+
+    /// True once closed.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.lock().map_or(true, |g| g.is_none())
+    }
+
+    /// Closes the database; a second close is a no-op. If other threads are still in a
+    /// call, the database closes when the last of them returns.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let taken = self.inner.lock().map_err(|_| closed(py))?.take();
+        if let Some(db) = taken {
+            if let Ok(db) = Arc::try_unwrap(db) {
+                release_gil(py, || db.close()).map_err(|e| to_py_err(py, &e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Pushes a Loki push body (JSON bytes); returns the push report.
+    fn push_loki<'py>(
+        &self,
+        py: Python<'py>,
+        body: &[u8],
+        tenant: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let streams = release_gil(py, || logjar::ingest::parse_loki_push(body))
+            .map_err(|e| py_error(py, "InvalidArgumentError", e.to_string(), &[]))?;
+        let r = self.push_streams(py, tenant, streams)?;
+        report_dict(py, &r)
+    }
+
+    /// Pushes `[(labels, [(ts, line[, metadata]), …]), …]`.
+    fn push<'py>(
+        &self,
+        py: Python<'py>,
+        streams: &Bound<'py, PyAny>,
+        tenant: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let streams = streams_of(py, streams)?;
+        let r = self.push_streams(py, tenant, streams)?;
+        report_dict(py, &r)
+    }
+
+    /// Pushes NDJSON entries (CONTRACT.md section 2) from a file (`path`) or bytes.
+    #[pyo3(signature = (tenant, path=None, data=None))]
+    fn push_ndjson<'py>(
+        &self,
+        py: Python<'py>,
+        tenant: &str,
+        path: Option<std::path::PathBuf>,
+        data: Option<&[u8]>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let db = self.db(py)?;
+        let run = || -> Result<logjar::PushReport, (String, String)> {
+            let mut total = logjar::PushReport::default();
+            let mut builder = BatchBuilder::default();
+            let mut cache = LabelCache::default();
+            let push = |b: &mut BatchBuilder, total: &mut logjar::PushReport| {
+                let r = db.push(tenant, &b.take()).map_err(|e| {
+                    let name = match e {
+                        logjar::Error::Limit(_) => "LimitError",
+                        logjar::Error::InvalidArgument(_) => "InvalidArgumentError",
+                        logjar::Error::Locked { .. } => "LockedError",
+                        logjar::Error::Closed(_) => "ClosedError",
+                        _ => "StorageError",
+                    };
+                    (name.to_string(), e.to_string())
+                })?;
+                total.accepted += r.accepted;
+                total.duplicates += r.duplicates;
+                Ok::<(), (String, String)>(())
+            };
+            let mut handle =
+                |no: usize, line: &[u8], b: &mut BatchBuilder, total: &mut logjar::PushReport| {
+                    if line.iter().all(u8::is_ascii_whitespace) {
+                        return Ok(());
+                    }
+                    let (labels, entry) = cache.parse_ndjson_line(line).map_err(|e| {
+                        (
+                            "InvalidArgumentError".to_string(),
+                            format!("line {no}: {e}"),
+                        )
+                    })?;
+                    b.add(labels, entry);
+                    if b.len() >= NDJSON_BATCH {
+                        push(b, total)?;
+                    }
+                    Ok::<(), (String, String)>(())
+                };
+            match (&path, data) {
+                (Some(p), _) => {
+                    let f = std::fs::File::open(p).map_err(|e| {
+                        ("StorageError".to_string(), format!("{}: {e}", p.display()))
+                    })?;
+                    let mut r = std::io::BufReader::with_capacity(1 << 20, f);
+                    let mut buf = Vec::new();
+                    let mut no = 0;
+                    loop {
+                        buf.clear();
+                        let n = r.read_until(b'\n', &mut buf).map_err(|e| {
+                            ("StorageError".to_string(), format!("{}: {e}", p.display()))
+                        })?;
+                        if n == 0 {
+                            break;
+                        }
+                        no += 1;
+                        handle(no, &buf, &mut builder, &mut total)?;
+                    }
+                }
+                (None, Some(d)) => {
+                    for (i, line) in d.split(|b| *b == b'\n').enumerate() {
+                        handle(i + 1, line, &mut builder, &mut total)?;
+                    }
+                }
+                (None, None) => {
+                    return Err(("InvalidArgumentError".into(), "give a path or bytes".into()))
+                }
+            }
+            if !builder.is_empty() {
+                push(&mut builder, &mut total)?;
+            }
+            Ok(total)
+        };
+        let r = release_gil(py, run).map_err(|(name, msg)| py_error(py, &name, msg, &[]))?;
+        report_dict(py, &r)
+    }
+
+    /// The contract's query: request JSON in, Loki body (JSON text) out.
+    fn query_loki(&self, py: Python<'_>, request_json: &str, tenant: &str) -> PyResult<String> {
+        let req = QueryRequest::from_json(request_json).map_err(|e| query_err(py, &e))?;
+        Ok(self.run_query(py, tenant, req)?.to_loki_json())
+    }
+
+    /// A query from its parts (times and step in ns); `limit` is not capped by Loki's
+    /// `max_entries_limit_per_query` here: an embedded caller asks for what it needs.
+    #[pyo3(signature = (tenant, query, start, end, step=None, time=None, limit=100, direction="backward"))]
+    #[allow(clippy::too_many_arguments)]
+    fn query(
+        &self,
+        py: Python<'_>,
+        tenant: &str,
+        query: String,
+        start: i64,
+        end: i64,
+        step: Option<i64>,
+        time: Option<i64>,
+        limit: u32,
+        direction: &str,
+    ) -> PyResult<Response> {
+        let mut req = match time {
+            Some(t) => QueryRequest::instant(query, t),
+            None => QueryRequest::range(query, start, end),
+        };
+        req.step = step;
+        req.limit = limit;
+        req.limits.max_entries_limit = req.limits.max_entries_limit.max(limit);
+        req.direction = parse_direction(direction)?;
+        Ok(Response {
+            resp: self.run_query(py, tenant, req)?,
+        })
+    }
+
+    fn label_names(
+        &self,
+        py: Python<'_>,
+        tenant: &str,
+        start: i64,
+        end: i64,
+    ) -> PyResult<Vec<String>> {
+        let db = self.db(py)?;
+        release_gil(py, || db.label_names(tenant, start, end)).map_err(|e| to_py_err(py, &e))
+    }
+
+    fn label_values(
+        &self,
+        py: Python<'_>,
+        tenant: &str,
+        name: &str,
+        start: i64,
+        end: i64,
+    ) -> PyResult<Vec<String>> {
+        let db = self.db(py)?;
+        release_gil(py, || db.label_values(tenant, name, start, end)).map_err(|e| to_py_err(py, &e))
+    }
+
+    fn series<'py>(
+        &self,
+        py: Python<'py>,
+        tenant: &str,
+        selector: &str,
+        start: i64,
+        end: i64,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let matchers = logjar_logql::parse_selector(selector).map_err(|e| {
+            query_err(
+                py,
+                &QueryError::BadQuery {
+                    message: e.to_string(),
+                    rendered: e.render(selector),
+                    position: e.position(),
+                },
+            )
+        })?;
+        let db = self.db(py)?;
+        let series = release_gil(py, || db.series(tenant, &matchers, start, end))
+            .map_err(|e| to_py_err(py, &e))?;
+        let out = PyList::empty(py);
+        for l in &series {
+            let d = PyDict::new(py);
+            for (k, v) in l.iter() {
+                d.set_item(k, v)?;
+            }
+            out.append(d)?;
+        }
+        Ok(out)
+    }
+
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        let db = self.db(py)?;
+        release_gil(py, || db.flush()).map_err(|e| to_py_err(py, &e))
+    }
+
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let db = self.db(py)?;
+        let s = release_gil(py, || db.stats());
+        let out = PyDict::new(py);
+        out.set_item("head_bytes", s.head_bytes)?;
+        let tenants = PyList::empty(py);
+        for t in &s.tenants {
+            let d = PyDict::new(py);
+            d.set_item("tenant", &t.tenant)?;
+            d.set_item("streams", t.streams)?;
+            d.set_item("chunks", t.chunks)?;
+            d.set_item("segments", t.segments)?;
+            d.set_item("entries", t.entries)?;
+            d.set_item("raw_bytes", t.raw_bytes)?;
+            d.set_item("disk_bytes", t.disk_bytes)?;
+            d.set_item("oldest", t.oldest)?;
+            d.set_item("newest", t.newest)?;
+            tenants.append(d)?;
+        }
+        out.set_item("tenants", tenants)?;
+        Ok(out)
+    }
+}
+
+/// A query's answer, kept in Rust until Python asks for a shape of it.
+#[pyclass(module = "logjar._native", frozen)]
+struct Response {
+    resp: QueryResponse,
+}
+
+#[pymethods]
+impl Response {
+    /// `streams`, `matrix`, `vector` or `scalar`.
+    #[getter]
+    fn result_type(&self) -> &'static str {
+        self.resp.result.result_type()
+    }
+
+    /// Evaluation time of a vector or scalar, Unix ns.
+    #[getter]
+    fn time_ns(&self) -> i64 {
+        self.resp.time_ms.saturating_mul(1_000_000)
+    }
+
+    fn to_loki_json(&self, py: Python<'_>) -> String {
+        release_gil(py, || self.resp.to_loki_json())
+    }
+
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = &self.resp.stats;
+        let d = PyDict::new(py);
+        d.set_item("exec_time", s.exec_time.as_secs_f64())?;
+        d.set_item("total_lines_processed", s.total_lines_processed)?;
+        d.set_item("total_bytes_processed", s.total_bytes_processed)?;
+        d.set_item("structured_metadata_bytes", s.structured_metadata_bytes)?;
+        d.set_item("post_filter_lines", s.post_filter_lines)?;
+        d.set_item("streams_selected", s.streams_selected)?;
+        d.set_item("entries_returned", s.entries_returned)?;
+        Ok(d)
+    }
+
+    /// Streams as `[(labels, [ts_ns…], [line…]), …]`, columns per stream.
+    fn streams<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        if let QueryResult::Streams(ss) = &self.resp.result {
+            for s in ss {
+                let ts = PyList::new(py, s.entries.iter().map(|e| e.0))?;
+                let lines = PyList::new(py, s.entries.iter().map(|e| e.1.as_str()))?;
+                out.append((labels_dict(py, &s.labels)?, ts, lines))?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Matrix as `[(labels, [ts_ns…], [value…]), …]`.
+    fn matrix<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        if let QueryResult::Matrix(m) = &self.resp.result {
+            for s in m {
+                let ts = PyList::new(
+                    py,
+                    s.points.iter().map(|p| p.ts_ms.saturating_mul(1_000_000)),
+                )?;
+                let vs = PyList::new(py, s.points.iter().map(|p| p.value))?;
+                out.append((labels_dict(py, &s.labels)?, ts, vs))?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Vector as `[(labels, value), …]`.
+    fn vector<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        if let QueryResult::Vector(v) = &self.resp.result {
+            for s in v {
+                out.append((labels_dict(py, &s.labels)?, s.value))?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The scalar's value (NaN for other result types).
+    fn scalar(&self) -> f64 {
+        match &self.resp.result {
+            QueryResult::Scalar(v) => *v,
+            _ => f64::NAN,
+        }
+    }
+}
+
+/// Parses integer ns or RFC 3339 text to Unix ns.
+#[pyfunction]
+fn parse_time(s: &str) -> PyResult<i64> {
+    logjar::ingest::parse_time(s).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// Parses a LogQL duration (`"5m"`, `"1h30m"`, `"250ms"`) to ns.
+#[pyfunction]
+fn parse_duration(s: &str) -> PyResult<i64> {
+    logjar_logql::units::parse_range_duration(s).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "not a duration: {s:?} (e.g. \"5m\", \"1h30m\", \"250ms\")"
+        ))
+    })
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<Db>()?;
+    m.add_class::<Response>()?;
+    m.add_function(wrap_pyfunction!(parse_time, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_duration, m)?)?;
+    Ok(())
+}
