@@ -434,6 +434,10 @@ impl FlattenState<'_> {
                 }
                 let wanted = match self.needed {
                     None => true,
+                    // A few names (the usual hint): a length-first scan beats hashing.
+                    Some(n) if n.list.len() <= 8 => {
+                        n.list.iter().any(|k| k.as_str() == self.key.as_str())
+                    }
                     Some(n) => n.names.contains(self.key.as_str()),
                 };
                 if wanted {
