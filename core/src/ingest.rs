@@ -15,11 +15,13 @@
 //! Each decoding failure is an [`IngestError`] whose [`IngestError::reason`] names a
 //! counter, so callers can count rejected input by reason instead of dropping it silently.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use xxhash_rust::xxh3::Xxh3Builder;
 
 use crate::entry::{Entry, StreamEntries};
 use crate::labels::Labels;
@@ -114,8 +116,9 @@ struct NdjsonLine<'a> {
     labels: &'a RawValue,
     #[serde(borrow)]
     ts: TsField<'a>,
-    #[serde(with = "serde_bytes")]
-    line: Vec<u8>,
+    /// Borrowed from the input when the JSON string has no escapes.
+    #[serde(borrow, with = "serde_bytes")]
+    line: Cow<'a, [u8]>,
     #[serde(default)]
     metadata: Option<HashMap<String, String>>,
 }
@@ -150,27 +153,45 @@ pub fn parse_ndjson_line(line: &[u8]) -> Result<(Labels, Entry), IngestError> {
 
 /// Remembers the label sets already seen, keyed by their JSON text, so that decoding a
 /// large NDJSON file validates and sorts each distinct label set once.
+///
+/// Lines are copied into a shared arena (one allocation per [`LabelCache::ARENA`]
+/// bytes, each entry's `Bytes` a slice of it) rather than one allocation per line.
 #[derive(Debug, Default)]
 pub struct LabelCache {
-    by_text: HashMap<Box<str>, Labels>,
+    by_text: HashMap<Box<str>, Labels, Xxh3Builder>,
+    arena: BytesMut,
 }
 
 impl LabelCache {
     /// Maximum number of distinct label texts remembered before the cache is reset.
     const MAX: usize = 100_000;
+    /// Bytes allocated at a time for the line arena.
+    const ARENA: usize = 64 << 10;
 
     /// Like [`parse_ndjson_line`], reusing label sets seen before.
     pub fn parse_ndjson_line(&mut self, line: &[u8]) -> Result<(Labels, Entry), IngestError> {
+        let (labels, entry) = self.parse_ndjson_line_ref(line)?;
+        Ok((labels.clone(), entry))
+    }
+
+    /// Like [`LabelCache::parse_ndjson_line`], but lends the cached label set instead of
+    /// cloning it (a clone allocates every name and value): pair it with
+    /// [`BatchBuilder::add_ref`], which clones only the first time a batch sees a stream.
+    pub fn parse_ndjson_line_ref(&mut self, line: &[u8]) -> Result<(&Labels, Entry), IngestError> {
         let rec: NdjsonLine<'_> = serde_json::from_slice(line)
             .map_err(|e| IngestError::Malformed(format!("not an NDJSON entry: {e}")))?;
-        let labels = self.labels(rec.labels.get())?;
+        let text = rec.labels.get();
+        if !self.by_text.contains_key(text) {
+            self.labels(text)?;
+        }
         let ts = rec.ts.to_ns()?;
-        let entry = Entry {
-            ts,
-            line: Bytes::from(rec.line),
-            metadata: metadata_vec(rec.metadata),
-        };
-        Ok((labels, entry))
+        let line = self.copy_line(&rec.line);
+        let metadata = metadata_vec(rec.metadata);
+        let labels = self
+            .by_text
+            .get(text)
+            .ok_or_else(|| IngestError::Labels("label cache lost an entry".into()))?;
+        Ok((labels, Entry { ts, line, metadata }))
     }
 
     fn labels(&mut self, text: &str) -> Result<Labels, IngestError> {
@@ -183,6 +204,19 @@ impl LabelCache {
         }
         self.by_text.insert(text.into(), labels.clone());
         Ok(labels)
+    }
+
+    /// Copies a line into the arena and returns it as a slice of the arena.
+    fn copy_line(&mut self, line: &[u8]) -> Bytes {
+        if line.len() > Self::ARENA / 4 {
+            return Bytes::copy_from_slice(line);
+        }
+        if self.arena.capacity() < line.len() {
+            // The old buffer stays alive as long as entries point into it.
+            self.arena = BytesMut::with_capacity(Self::ARENA);
+        }
+        self.arena.extend_from_slice(line);
+        self.arena.split().freeze()
     }
 }
 
@@ -260,7 +294,7 @@ pub fn parse_loki_push(body: &[u8]) -> Result<Vec<StreamEntries>, IngestError> {
 /// ```
 #[derive(Debug, Default)]
 pub struct BatchBuilder {
-    index: HashMap<Labels, usize>,
+    index: HashMap<Labels, usize, Xxh3Builder>,
     streams: Vec<StreamEntries>,
     entries: usize,
     bytes: usize,
@@ -277,6 +311,22 @@ impl BatchBuilder {
                 self.index.insert(labels.clone(), self.streams.len());
                 self.streams.push(StreamEntries {
                     labels,
+                    entries: vec![entry],
+                });
+            }
+        }
+    }
+
+    /// Like [`BatchBuilder::add`], cloning `labels` only for a stream new to the batch.
+    pub fn add_ref(&mut self, labels: &Labels, entry: Entry) {
+        self.entries += 1;
+        self.bytes += entry.line.len();
+        match self.index.get(labels) {
+            Some(&i) => self.streams[i].entries.push(entry),
+            None => {
+                self.index.insert(labels.clone(), self.streams.len());
+                self.streams.push(StreamEntries {
+                    labels: labels.clone(),
                     entries: vec![entry],
                 });
             }

@@ -111,7 +111,7 @@ pub struct Options {
     #[serde(deserialize_with = "de::duration")]
     pub max_chunk_age: Duration,
     /// In-memory data (head blocks and compressed blocks awaiting flush) above which a
-    /// background flush writes it to a segment (default 48 MiB, which keeps the
+    /// background flush writes it to a segment (default 40 MiB, which keeps the
     /// peak RSS of a sustained ingest under about 80 MiB; see `docs/PERFORMANCE.md`).
     pub max_head_bytes: usize,
     /// Period of the background flush check (default `30m`, Loki's
@@ -135,7 +135,7 @@ impl Default for Options {
             block_target_bytes: crate::chunk::DEFAULT_BLOCK_TARGET,
             zstd_level: crate::chunk::DEFAULT_ZSTD_LEVEL,
             max_chunk_age: Duration::from_secs(2 * 3600),
-            max_head_bytes: 48 * 1024 * 1024,
+            max_head_bytes: 40 * 1024 * 1024,
             flush_interval: Duration::from_secs(30 * 60),
             retention: Duration::ZERO,
             limits: Limits::default(),

@@ -280,8 +280,8 @@ impl Decoder {
                     if line.iter().all(u8::is_ascii_whitespace) {
                         continue;
                     }
-                    match self.cache.parse_ndjson_line(line) {
-                        Ok((labels, entry)) => self.batch.add(labels, entry),
+                    match self.cache.parse_ndjson_line_ref(line) {
+                        Ok((labels, entry)) => self.batch.add_ref(labels, entry),
                         Err(e) => *self.rejected.entry(e.reason()).or_default() += 1,
                     }
                 }
