@@ -1,0 +1,3 @@
+module github.com/logjar/logjar/bindings/go
+
+go 1.22
