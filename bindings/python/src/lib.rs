@@ -220,7 +220,7 @@ impl Db {
         // `allow_threads` needs `Sync` captures; a `Receiver` is only `Send`.
         let rx = Mutex::new(rx);
         let tenant = tenant.to_string();
-        std::thread::Builder::new()
+        let worker = std::thread::Builder::new()
             .name("logjar-query".into())
             .spawn(move || {
                 let _ = tx.send(db.query(&tenant, &req));
@@ -233,30 +233,31 @@ impl Db {
                     &[],
                 )
             })?;
-        loop {
+        let outcome = loop {
             let got = release_gil(py, || match rx.lock() {
                 Ok(rx) => rx.recv_timeout(Duration::from_millis(50)),
                 Err(_) => Err(mpsc::RecvTimeoutError::Disconnected),
             });
             match got {
-                Ok(r) => return r.map_err(|e| query_err(py, &e)),
+                Ok(r) => break Ok(r),
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(py_error(py, "Error", "query thread panicked".into(), &[]))
+                    break Err(py_error(py, "Error", "query thread panicked".into(), &[]))
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     if let Err(e) = py.check_signals() {
                         token.cancel();
-                        // Wait for the worker so no query outlives the interrupted call.
-                        release_gil(py, || {
-                            if let Ok(rx) = rx.lock() {
-                                let _ = rx.recv();
-                            }
-                        });
-                        return Err(e);
+                        break Err(e);
                     }
                 }
             }
-        }
+        };
+        // The worker holds a clone of the database until it ends (soon after a cancel):
+        // join it, so that no query outlives this call and a `close()` right after it
+        // finds no other user.
+        release_gil(py, || {
+            let _ = worker.join();
+        });
+        outcome?.map_err(|e| query_err(py, &e))
     }
 }
 
@@ -282,16 +283,25 @@ impl Db {
         self.inner.lock().map_or(true, |g| g.is_none())
     }
 
-    /// Closes the database; a second close is a no-op. If other threads are still in a
-    /// call, the database closes when the last of them returns.
+    /// Closes the database; a second close is a no-op. Calls that other threads have
+    /// in flight finish first (no new call can start), so when `close` returns the
+    /// files are synced and the directory lock is released.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let taken = self.inner.lock().map_err(|_| closed(py))?.take();
-        if let Some(db) = taken {
-            if let Ok(db) = Arc::try_unwrap(db) {
-                release_gil(py, || db.close()).map_err(|e| to_py_err(py, &e))?;
+        let Some(mut db) = taken else {
+            return Ok(());
+        };
+        release_gil(py, || loop {
+            match Arc::try_unwrap(db) {
+                Ok(db) => return db.close(),
+                Err(shared) => {
+                    // Only calls already running hold a clone; each drops it on return.
+                    db = shared;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
             }
-        }
-        Ok(())
+        })
+        .map_err(|e| to_py_err(py, &e))
     }
 
     /// Pushes a Loki push body (JSON bytes); returns the push report.
@@ -411,7 +421,7 @@ impl Db {
 
     /// A query from its parts (times and step in ns); `limit` is not capped by Loki's
     /// `max_entries_limit_per_query` here: an embedded caller asks for what it needs.
-    #[pyo3(signature = (tenant, query, start, end, step=None, time=None, limit=100, direction="backward"))]
+    #[pyo3(signature = (tenant, query, start, end, step=None, time=None, limit=100, direction="backward", timeout=None))]
     #[allow(clippy::too_many_arguments)]
     fn query(
         &self,
@@ -424,6 +434,7 @@ impl Db {
         time: Option<i64>,
         limit: u32,
         direction: &str,
+        timeout: Option<f64>,
     ) -> PyResult<Response> {
         let mut req = match time {
             Some(t) => QueryRequest::instant(query, t),
@@ -433,6 +444,15 @@ impl Db {
         req.limit = limit;
         req.limits.max_entries_limit = req.limits.max_entries_limit.max(limit);
         req.direction = parse_direction(direction)?;
+        if let Some(secs) = timeout {
+            let d = Duration::try_from_secs_f64(secs).map_err(|_| {
+                PyValueError::new_err(format!(
+                    "timeout must be a non-negative duration, got {secs} s"
+                ))
+            })?;
+            // A deadline past what `Instant` can hold is no deadline.
+            req.deadline = std::time::Instant::now().checked_add(d);
+        }
         Ok(Response {
             resp: self.run_query(py, tenant, req)?,
         })
@@ -528,6 +548,157 @@ struct Response {
     resp: QueryResponse,
 }
 
+/// A label column of a tidy table, dictionary-encoded: row `i` has `values[codes[i]]`,
+/// or no value where `codes[i]` is −1 (then bit `i` of `validity` is 0 too).
+struct LabelColumn {
+    name: String,
+    values: Vec<String>,
+    /// `i32` per row, native endian.
+    codes: Vec<u8>,
+    /// Arrow validity bitmap (LSB first), `None` when every row has the label.
+    validity: Option<Vec<u8>>,
+}
+
+/// The columns of a tidy table of a result, built without the GIL: one row per entry
+/// (streams) or per (series, timestamp) (matrix, vector, scalar).
+struct Columns {
+    rows: usize,
+    /// `i64` ns per row, native endian.
+    ts: Vec<u8>,
+    /// Lines in Arrow's string layout: offsets (`i32`, or `i64` when `wide`) and data.
+    line: Option<(Vec<u8>, Vec<u8>, bool)>,
+    /// `f64` per row, native endian.
+    value: Option<Vec<u8>>,
+    labels: Vec<LabelColumn>,
+}
+
+/// Label columns for `series` (labels, number of rows), in row order.
+fn label_columns(series: &[(&ResultLabels, usize)], rows: usize) -> Vec<LabelColumn> {
+    let names: std::collections::BTreeSet<&str> = series
+        .iter()
+        .flat_map(|(l, _)| l.iter().map(|(k, _)| k))
+        .collect();
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let mut values: Vec<String> = Vec::new();
+        let mut index: std::collections::HashMap<&str, i32> = std::collections::HashMap::new();
+        let mut codes = Vec::with_capacity(rows * 4);
+        let mut validity = vec![0u8; rows.div_ceil(8)];
+        let mut missing = false;
+        let mut row = 0;
+        for (labels, count) in series {
+            let code = match labels.get(name) {
+                Some(v) => *index.entry(v).or_insert_with(|| {
+                    values.push(v.to_string());
+                    // Fewer distinct values than rows, and rows fit in memory as i32 codes.
+                    i32::try_from(values.len() - 1).unwrap_or(i32::MAX)
+                }),
+                None => -1,
+            };
+            let bytes = code.to_ne_bytes();
+            for _ in 0..*count {
+                codes.extend_from_slice(&bytes);
+            }
+            if code >= 0 {
+                for r in row..row + count {
+                    validity[r / 8] |= 1 << (r % 8);
+                }
+            } else {
+                missing = missing || *count > 0;
+            }
+            row += count;
+        }
+        out.push(LabelColumn {
+            name: name.to_string(),
+            values,
+            codes,
+            validity: missing.then_some(validity),
+        });
+    }
+    out
+}
+
+impl Response {
+    fn build_columns(&self) -> Columns {
+        let ns = |ms: i64| ms.saturating_mul(1_000_000);
+        match &self.resp.result {
+            QueryResult::Streams(ss) => {
+                let rows: usize = ss.iter().map(|s| s.entries.len()).sum();
+                let bytes: usize = ss
+                    .iter()
+                    .flat_map(|s| s.entries.iter().map(|e| e.1.len()))
+                    .sum();
+                let wide = bytes > i32::MAX as usize;
+                let mut ts = Vec::with_capacity(rows * 8);
+                let mut offsets = Vec::with_capacity((rows + 1) * if wide { 8 } else { 4 });
+                let mut data = Vec::with_capacity(bytes);
+                let push_offset = |offsets: &mut Vec<u8>, at: usize| {
+                    if wide {
+                        offsets.extend_from_slice(&(at as i64).to_ne_bytes());
+                    } else {
+                        offsets.extend_from_slice(&(at as i32).to_ne_bytes());
+                    }
+                };
+                push_offset(&mut offsets, 0);
+                for s in ss {
+                    for (t, line) in &s.entries {
+                        ts.extend_from_slice(&t.to_ne_bytes());
+                        data.extend_from_slice(line.as_bytes());
+                        push_offset(&mut offsets, data.len());
+                    }
+                }
+                let series: Vec<_> = ss.iter().map(|s| (&s.labels, s.entries.len())).collect();
+                Columns {
+                    rows,
+                    ts,
+                    line: Some((offsets, data, wide)),
+                    value: None,
+                    labels: label_columns(&series, rows),
+                }
+            }
+            QueryResult::Matrix(m) => {
+                let rows: usize = m.iter().map(|s| s.points.len()).sum();
+                let mut ts = Vec::with_capacity(rows * 8);
+                let mut value = Vec::with_capacity(rows * 8);
+                for s in m {
+                    for p in &s.points {
+                        ts.extend_from_slice(&ns(p.ts_ms).to_ne_bytes());
+                        value.extend_from_slice(&p.value.to_ne_bytes());
+                    }
+                }
+                let series: Vec<_> = m.iter().map(|s| (&s.labels, s.points.len())).collect();
+                Columns {
+                    rows,
+                    ts,
+                    line: None,
+                    value: Some(value),
+                    labels: label_columns(&series, rows),
+                }
+            }
+            QueryResult::Vector(v) => {
+                let t = ns(self.resp.time_ms).to_ne_bytes();
+                let ts = v.iter().flat_map(|_| t).collect();
+                let value = v.iter().flat_map(|s| s.value.to_ne_bytes()).collect();
+                let series: Vec<_> = v.iter().map(|s| (&s.labels, 1)).collect();
+                Columns {
+                    rows: v.len(),
+                    ts,
+                    line: None,
+                    value: Some(value),
+                    labels: label_columns(&series, v.len()),
+                }
+            }
+            QueryResult::Scalar(x) => Columns {
+                rows: 1,
+                ts: ns(self.resp.time_ms).to_ne_bytes().to_vec(),
+                line: None,
+                value: Some(x.to_ne_bytes().to_vec()),
+                labels: Vec::new(),
+            },
+        }
+    }
+}
+
 #[pymethods]
 impl Response {
     /// `streams`, `matrix`, `vector` or `scalar`.
@@ -540,6 +711,26 @@ impl Response {
     #[getter]
     fn time_ns(&self) -> i64 {
         self.resp.time_ms.saturating_mul(1_000_000)
+    }
+
+    /// Number of streams, series or samples (1 for a scalar).
+    fn __len__(&self) -> usize {
+        match &self.resp.result {
+            QueryResult::Streams(ss) => ss.len(),
+            QueryResult::Matrix(m) => m.len(),
+            QueryResult::Vector(v) => v.len(),
+            QueryResult::Scalar(_) => 1,
+        }
+    }
+
+    /// Rows of the tidy table: entries of a log query, points of a metric query.
+    fn rows(&self) -> usize {
+        match &self.resp.result {
+            QueryResult::Streams(ss) => ss.iter().map(|s| s.entries.len()).sum(),
+            QueryResult::Matrix(m) => m.iter().map(|s| s.points.len()).sum(),
+            QueryResult::Vector(v) => v.len(),
+            QueryResult::Scalar(_) => 1,
+        }
     }
 
     fn to_loki_json(&self, py: Python<'_>) -> String {
@@ -559,30 +750,42 @@ impl Response {
         Ok(d)
     }
 
-    /// Streams as `[(labels, [ts_ns…], [line…]), …]`, columns per stream.
+    /// Streams as `[(labels, [(ts_ns, line), …]), …]`.
     fn streams<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let out = PyList::empty(py);
         if let QueryResult::Streams(ss) = &self.resp.result {
             for s in ss {
-                let ts = PyList::new(py, s.entries.iter().map(|e| e.0))?;
-                let lines = PyList::new(py, s.entries.iter().map(|e| e.1.as_str()))?;
-                out.append((labels_dict(py, &s.labels)?, ts, lines))?;
+                let entries = PyList::new(py, s.entries.iter().map(|(t, l)| (*t, l.as_str())))?;
+                out.append((labels_dict(py, &s.labels)?, entries))?;
             }
         }
         Ok(out)
     }
 
-    /// Matrix as `[(labels, [ts_ns…], [value…]), …]`.
+    /// Every line of a log query, in row order of the tidy table (`columns`).
+    fn lines<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let mut lines = Vec::new();
+        if let QueryResult::Streams(ss) = &self.resp.result {
+            lines.reserve(ss.iter().map(|s| s.entries.len()).sum());
+            for s in ss {
+                lines.extend(s.entries.iter().map(|e| PyString::new(py, &e.1)));
+            }
+        }
+        PyList::new(py, lines)
+    }
+
+    /// Matrix as `[(labels, [(ts_ns, value), …]), …]`.
     fn matrix<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let out = PyList::empty(py);
         if let QueryResult::Matrix(m) = &self.resp.result {
             for s in m {
-                let ts = PyList::new(
+                let points = PyList::new(
                     py,
-                    s.points.iter().map(|p| p.ts_ms.saturating_mul(1_000_000)),
+                    s.points
+                        .iter()
+                        .map(|p| (p.ts_ms.saturating_mul(1_000_000), p.value)),
                 )?;
-                let vs = PyList::new(py, s.points.iter().map(|p| p.value))?;
-                out.append((labels_dict(py, &s.labels)?, ts, vs))?;
+                out.append((labels_dict(py, &s.labels)?, points))?;
             }
         }
         Ok(out)
@@ -605,6 +808,39 @@ impl Response {
             QueryResult::Scalar(v) => *v,
             _ => f64::NAN,
         }
+    }
+
+    /// The tidy table's columns as buffers, built without the GIL:
+    /// `{"rows": n, "timestamp": bytes (i64 ns), "line": (offsets, data, wide) | None,
+    /// "value": bytes (f64) | None, "labels": [(name, values, codes (i32), validity | None)]}`.
+    /// `logjar._results` turns them into pyarrow arrays (zero-copy) or numpy arrays.
+    fn columns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = release_gil(py, || self.build_columns());
+        let d = PyDict::new(py);
+        d.set_item("rows", c.rows)?;
+        d.set_item("timestamp", PyBytes::new(py, &c.ts))?;
+        match &c.line {
+            Some((offsets, data, wide)) => d.set_item(
+                "line",
+                (PyBytes::new(py, offsets), PyBytes::new(py, data), *wide),
+            )?,
+            None => d.set_item("line", py.None())?,
+        }
+        match &c.value {
+            Some(v) => d.set_item("value", PyBytes::new(py, v))?,
+            None => d.set_item("value", py.None())?,
+        }
+        let labels = PyList::empty(py);
+        for l in &c.labels {
+            labels.append((
+                &l.name,
+                &l.values,
+                PyBytes::new(py, &l.codes),
+                l.validity.as_deref().map(|v| PyBytes::new(py, v)),
+            ))?;
+        }
+        d.set_item("labels", labels)?;
+        Ok(d)
     }
 }
 

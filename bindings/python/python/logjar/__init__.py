@@ -97,7 +97,7 @@ def _request_json(request: Any) -> str:
         if k in req and req[k] is not None and not isinstance(req[k], (int, str)):
             req[k] = time_ns(req[k])
     if "step" in req and req["step"] is not None and not isinstance(req["step"], (int, float, str)):
-        req["step"] = f"{duration_ns(req['step']) // 1_000_000}ms"
+        req["step"] = duration_ns(req["step"]) / 1e9  # seconds, as Loki takes a number
     return _json.dumps({k: v for k, v in req.items() if v is not None})
 
 
@@ -191,10 +191,13 @@ class Db:
         time: Any = None,
         tenant: str = DEFAULT_TENANT,
         since: Any = None,
+        timeout: Any = None,
     ) -> Union[Streams, Matrix, Vector, Scalar]:
         """Runs a LogQL query. A range query reads ``[start, end)`` (default: the last hour,
         or the last ``since``); with ``time`` it is an instant query. Returns ``Streams``,
-        ``Matrix``, ``Vector`` or ``Scalar``. ``limit`` is not capped at Loki's 5000."""
+        ``Matrix``, ``Vector`` or ``Scalar``. ``limit`` is not capped at Loki's 5000.
+        ``timeout`` (a duration) makes a slower query raise ``QueryError``; Ctrl-C
+        interrupts any query (``KeyboardInterrupt``)."""
         if time is not None:
             t = time_ns(time)
             s, e = t, t
@@ -202,8 +205,9 @@ class Db:
             s, e = _range(start, end, since)
             t = None
         st = duration_ns(step) if step is not None else None
-        resp = self._db.query(tenant, q, s, e, step=st, time=t, limit=limit, direction=direction)
-        return _wrap(resp)
+        to = duration_ns(timeout) / 1e9 if timeout is not None else None
+        resp = self._db.query(tenant, q, s, e, step=st, time=t, limit=limit, direction=direction, timeout=to)
+        return _wrap(resp)  # type: ignore[return-value]
 
     def labels(self, start: Any = None, end: Any = None, tenant: str = DEFAULT_TENANT, since: Any = None) -> List[str]:
         """Sorted label names of streams with data in ``[start, end)`` (default: all time)."""
@@ -242,30 +246,36 @@ class Db:
         tenant: str = DEFAULT_TENANT,
     ) -> Iterator[Tuple[Dict[str, str], int, str]]:
         """Follows a log query: yields ``(labels, ts, line)`` in time order as entries
-        arrive (polling every ``interval`` seconds). ``start`` defaults to now. Entries
-        pushed later with a timestamp before the last one seen are not shown."""
+        arrive, polling with forward queries every ``interval`` seconds once caught up.
+        ``start`` defaults to now. An entry pushed later with a timestamp before the
+        newest one already yielded is not shown (as with ``logcli --tail``)."""
         cursor = now_ns() if start is None else time_ns(start)
-        seen: set = set()
+        seen: set = set()  # entries yielded with ts == cursor
+        page = limit
         while True:
             end = max(now_ns(), cursor) + 1
-            res = self.query(q, start=cursor, end=end, limit=limit, direction="forward", tenant=tenant)
+            res = self.query(q, start=cursor, end=end, limit=page, direction="forward", tenant=tenant)
             rows = sorted(
                 ((ts, line, labels) for labels, entries in res for ts, line in entries),
                 key=lambda r: r[0],
             )
-            new_seen = set()
+            fresh = 0
             for ts, line, labels in rows:
                 key = (ts, line, tuple(sorted(labels.items())))
-                if ts == cursor and key in seen:
-                    continue
+                if ts == cursor:
+                    if key in seen:
+                        continue
+                elif ts > cursor:
+                    cursor, seen = ts, set()
+                seen.add(key)
+                fresh += 1
                 yield labels, ts, line
-                if ts > cursor:
-                    cursor, new_seen = ts, set()
-                new_seen.add(key)
-            if rows:
-                seen = new_seen | (seen if not new_seen else set())
-            if len(rows) < limit:
+            if len(rows) < page:
+                page = limit
                 _time.sleep(interval)
+            elif fresh == 0:
+                # A full page of entries all at `cursor`, all seen: widen the page.
+                page *= 2
 
     @staticmethod
     def _all_time(start: Any, end: Any, since: Any) -> Tuple[int, int]:
