@@ -95,7 +95,7 @@ def test_pandas_timestamp_push(db):
 
 def test_labels_series_flush_stats(db):
     fill(db)
-    assert db.labels() == ["app", "trace_id"] or db.labels() == ["app"]
+    assert db.labels() == ["app"]  # stream labels only: structured metadata is not indexed
     assert db.label_values("app") == ["api", "web"]
     assert db.series('{app="api"}') == [{"app": "api"}]
     db.flush()
@@ -167,60 +167,6 @@ def test_use_after_close(tmp_path):
             call()
 
 
-def test_gil_released_during_long_query_and_concurrent_threads(db):
-    batch = [(T0 + i * 1000, f"line {i} with some words to filter") for i in range(200_000)]
-    db.push({"app": "big"}, batch)
-    q = 'sum(count_over_time({app="big"} |~ ".*w.*o.*r.*d.*s.*x" [1s]))'
-    # How long does the query take, how far does a counter get meanwhile?
-    counter = [0]
-    stop = threading.Event()
-
-    def spin():
-        while not stop.is_set():
-            counter[0] += 1
-
-    t = threading.Thread(target=spin)
-    t.start()
-    try:
-        t0 = time.perf_counter()
-        before = counter[0]
-        for _ in range(3):
-            db.query(q, start=T0, end=T0 + S, step="1s")
-        elapsed = time.perf_counter() - t0
-        during = counter[0] - before
-    finally:
-        stop.set()
-        t.join()
-    assert elapsed > 0.05, "query too short to prove anything"
-    # With the GIL held for the whole query the counter would barely move.
-    assert during > 10_000, (during, elapsed)
-
-    errors = []
-
-    def pusher(k):
-        try:
-            for j in range(20):
-                db.push({"app": f"p{k}"}, [(T0 + j * S + i, f"x{i}") for i in range(500)])
-        except Exception as e:  # pragma: no cover
-            errors.append(e)
-
-    def querier():
-        try:
-            for _ in range(20):
-                db.query('count_over_time({app=~"p.*"}[1m])', time=T0 + 60 * S)
-        except Exception as e:  # pragma: no cover
-            errors.append(e)
-
-    threads = [threading.Thread(target=pusher, args=(k,)) for k in range(2)] + [threading.Thread(target=querier) for _ in range(2)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert not errors
-    v = db.query('sum(count_over_time({app=~"p.*"}[2m]))', time=T0 + 60 * S)
-    assert [x for _, x in v] == [20_000.0]
-
-
 def test_to_pandas_shapes(db):
     pd = pytest.importorskip("pandas")
     fill(db, 120)
@@ -234,14 +180,6 @@ def test_to_pandas_shapes(db):
     v = db.query('sum by (app) (count_over_time({app=~".+"}[1m]))', time=T0 + 60 * S).to_pandas()
     assert len(v) == 2 and set(v["app"]) == {"api", "web"}
     assert db.query("1", time=T0).to_pandas()["value"].tolist() == [1.0]
-
-
-def test_to_arrow_shapes(db):
-    pa = pytest.importorskip("pyarrow")
-    fill(db, 10)
-    t = db.query('{app="api"}', start=T0, end=T0 + 200 * S).to_arrow()
-    assert t.num_rows == 10 and t.column_names == ["timestamp", "line", "app"]
-    assert t.schema.field("timestamp").type == pa.timestamp("ns", tz="UTC")
 
 
 def test_tail(db):
@@ -266,3 +204,351 @@ def test_ctrl_c_interrupts_a_query(db):
     timer.join()
     # The database is still usable afterwards.
     assert db.label_values("app") == ["big"]
+
+
+# --- times and durations everywhere ---------------------------------------------------
+
+
+def test_time_and_duration_types_in_every_call(db):
+    pd = pytest.importorskip("pandas")
+    np = pytest.importorskip("numpy")
+    assert logjar.time_ns(pd.Timestamp("2026-01-01T00:00:00.000000007Z")) == T0 + 7  # ns kept
+    assert logjar.time_ns(pd.Timestamp("2026-01-01T01:00:00+01:00")) == T0
+    assert logjar.time_ns(np.datetime64("2026-01-01T00:00:00.000000003")) == T0 + 3
+    assert logjar.time_ns(dt.date(2026, 1, 1)) == T0
+    assert logjar.duration_ns(pd.Timedelta(nanoseconds=1500)) == 1500
+    assert logjar.duration_ns("1h30m") == 5400 * S
+    assert logjar.duration_ns("250ms") == S // 4
+    with pytest.raises(TypeError):
+        logjar.duration_ns(1.5)
+    with pytest.raises(TypeError):
+        logjar.time_ns(True)
+    fill(db, 120)
+    # step as str, int ns and timedelta; start/end as str, datetime and pandas.Timestamp.
+    q = 'sum(count_over_time({app="api"}[1m]))'
+    want = [(T0 + 60 * S, 60.0), (T0 + 120 * S, 59.0)]
+    for step in ("1m", 60 * S, dt.timedelta(minutes=1), pd.Timedelta("60s")):
+        for start in ("2026-01-01T00:01:00Z", dt.datetime(2026, 1, 1, 0, 1), pd.Timestamp("2026-01-01T00:01:00Z"), T0 + 60 * S):
+            (_, pts), = list(db.query(q, start=start, end=T0 + 120 * S, step=step))
+            assert pts == want, (step, start)
+    # instant time as datetime; `since` as str and timedelta (end given).
+    (_, v), = list(db.query(q, time=dt.datetime(2026, 1, 1, 0, 1, tzinfo=dt.timezone.utc)))
+    assert v == 60.0
+    end = T0 + 120 * S  # api has one entry a second in [T0, T0 + 120 s)
+    assert db.query('{app="api"}', end=end, since="90s", limit=1000).entries() == 90
+    assert db.query('{app="api"}', end=end, since=dt.timedelta(seconds=90), limit=1000).entries() == 90
+    # query_loki takes datetimes and timedeltas too (converted before the JSON request).
+    out = db.query_loki({"query": q, "start": dt.datetime(2026, 1, 1, 0, 1), "end": pd.Timestamp(T0 + 120 * S), "step": dt.timedelta(minutes=1)})
+    assert [p[1] for p in out["data"]["result"][0]["values"]] == ["60", "59"]
+    out = db.query_loki({"query": q, "start": "2026-01-01T00:01:00Z", "end": "2026-01-01T00:02:00Z", "step": "1m"})
+    assert [p[1] for p in out["data"]["result"][0]["values"]] == ["60", "59"]
+    # label calls take the same times.
+    assert db.label_values("app", start=dt.datetime(2026, 1, 1), end="2026-01-01T00:10:00Z") == ["api", "web"]
+    assert db.label_values("app", start="2027-01-01T00:00:00Z", end="2027-01-02T00:00:00Z") == []
+
+
+# --- result objects -----------------------------------------------------------------
+
+
+def test_every_result_iterates_and_matches_the_loki_body(db):
+    fill(db, 120)
+    cases = [
+        ({"query": '{app=~".+"} |= "1"', "start": T0, "end": T0 + 200 * S, "limit": 50}, logjar.Streams),
+        ({"query": 'sum by (app) (rate({app=~".+"}[1m]))', "start": T0 + 60 * S, "end": T0 + 120 * S, "step": "30s"}, logjar.Matrix),
+        ({"query": 'count_over_time({app=~".+"}[1m])', "time": T0 + 90 * S}, logjar.Vector),
+        ({"query": "2 * 21", "time": T0}, logjar.Scalar),
+    ]
+    for req, kind in cases:
+        res = db.query(req["query"], start=req.get("start"), end=req.get("end"), step=req.get("step"), time=req.get("time"), limit=req.get("limit", 100))
+        assert isinstance(res, kind) and res.result_type == kind.result_type
+        body = res.to_json()
+        loki = db.query_loki(req)
+        assert body["status"] == "success"
+        assert body["data"]["resultType"] == loki["data"]["resultType"] == kind.result_type
+        assert body["data"]["result"] == loki["data"]["result"]
+        assert set(res.stats) >= {"exec_time", "total_lines_processed", "total_bytes_processed", "streams_selected", "entries_returned"}
+        assert (res.stats["total_lines_processed"] > 0) == (kind is not logjar.Scalar)
+        if kind is logjar.Streams:
+            items = list(res)
+            assert len(items) == len(res) == len(body["data"]["result"])
+            for (labels, entries), stream in zip(items, body["data"]["result"]):
+                assert labels == stream["stream"]
+                assert all(isinstance(t, int) and isinstance(l, str) for t, l in entries)
+                assert [[str(t), l] for t, l in entries] == stream["values"]
+            assert res.entries() == sum(len(e) for _, e in items) == 50 == res.stats["entries_returned"]
+        elif kind is logjar.Matrix:
+            for (labels, pts), series in zip(res, body["data"]["result"]):
+                assert labels == series["metric"]
+                assert [(t, v) for t, v in pts] == [(round(p[0] * 1e9), float(p[1])) for p in series["values"]]
+        elif kind is logjar.Vector:
+            assert [(l, v) for l, v in res] == [(s["metric"], float(s["value"][1])) for s in body["data"]["result"]]
+            assert res.time == T0 + 90 * S
+        else:
+            assert res.value == 42.0 and float(res) == 42.0 and res.time == T0
+            assert body["data"]["result"] == [T0 / 1e9, "42"]
+
+
+def test_labels_series_exact(db):
+    fill(db, 10)
+    db.push({"app": "api", "env": "prod"}, [(T0, "p")])
+    assert db.labels() == ["app", "env"]  # stream labels; structured metadata is not indexed
+    assert db.label_values("env") == ["prod"]
+    assert db.series('{app="api"}') == [{"app": "api"}, {"app": "api", "env": "prod"}]
+    assert db.series('{app="none"}') == []
+    assert db.labels(tenant="other") == []
+
+
+# --- errors -------------------------------------------------------------------------
+
+
+def test_error_hierarchy():
+    for cls in (logjar.QueryError, logjar.LimitError, logjar.StorageError, logjar.LockedError, logjar.CorruptError, logjar.InvalidArgumentError, logjar.ClosedError):
+        assert issubclass(cls, logjar.Error)
+    assert issubclass(logjar.CorruptError, logjar.StorageError)
+    assert not issubclass(logjar.LimitError, logjar.QueryError)
+
+
+def test_query_error_positions_from_every_entry_point(db):
+    q = '{app="api"} |= '
+    for call in (
+        lambda: db.query(q, start=T0, end=T0 + S),
+        lambda: db.query_loki({"query": q, "start": T0, "end": T0 + S}),
+    ):
+        with pytest.raises(logjar.QueryError) as e:
+            call()
+        assert e.value.position == len(q)  # the missing string after |=
+        assert "line 1, col 16" in str(e.value)
+        assert e.value.rendered.splitlines()[-1] == " " * (2 + len(q)) + "^"
+    with pytest.raises(logjar.QueryError) as e:
+        db.series('{app="api"')
+    assert e.value.position == len('{app="api"')
+    with pytest.raises(logjar.QueryError) as e:
+        db.query('{app="api"}', start=T0 + S, end=T0)  # a bad request has no position
+    assert e.value.position is None
+    with pytest.raises(logjar.QueryError):
+        db.query_loki({"query": '{app="a"}', "direction": "sideways"})
+    with pytest.raises(ValueError):
+        db.query('{app="api"}', direction="sideways")
+
+
+def test_limit_error_from_the_series_limit(db):
+    # Loki's max_query_series (500) applies to metric queries.
+    db.push_streams([({"app": f"a{i}"}, [(T0, "x")]) for i in range(501)])
+    with pytest.raises(logjar.LimitError) as e:
+        db.query('count_over_time({app=~".+"}[1m])', time=T0 + S)
+    assert not isinstance(e.value, logjar.QueryError)
+    assert len(db.query('sum(count_over_time({app=~".+"}[1m]))', time=T0 + S)) == 1
+
+
+def test_corrupt_error_is_a_storage_error(tmp_path):
+    path = tmp_path / "db"
+    with logjar.open(path, sync="never") as db:
+        db.push({"app": "a"}, [(T0 + i, f"line {i}") for i in range(1000)])
+        db.flush()
+    (seg,) = (path / "segments").iterdir()
+    data = bytearray(seg.read_bytes())
+    for i in range(100, 400):
+        data[i] ^= 0xFF
+    seg.write_bytes(bytes(data))
+    with logjar.open(path) as db:
+        with pytest.raises(logjar.CorruptError) as e:
+            db.query('{app="a"}', start=T0, end=T0 + S)
+        assert isinstance(e.value, logjar.StorageError) and "CRC" in str(e.value)
+
+
+def test_locked_by_another_process(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "db"
+    with logjar.open(path):
+        code = f"import logjar\ntry:\n    logjar.open({str(path)!r})\nexcept logjar.LockedError as e:\n    print('locked', e)\n"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert out.stdout.startswith("locked"), out
+    # Closed: the next open in this process succeeds at once, even right after a query.
+    for _ in range(20):
+        db = logjar.open(path)
+        db.query('{app="a"}', start=T0, end=T0 + S)
+        db.close()
+
+
+def test_query_timeout(db):
+    db.push({"app": "big"}, [(T0 + i * 1000, f"line {i} with some words") for i in range(50_000)])
+    with pytest.raises(logjar.QueryError, match="timed out"):
+        db.query('sum(count_over_time({app="big"} |~ ".*w.*o.*r.*d.*s.*x" [1s]))', start=T0, end=T0 + S, step="1ms", timeout="1ms")
+    assert db.query('{app="big"}', start=T0, end=T0 + S, timeout=dt.timedelta(minutes=1), limit=3).entries() == 3
+
+
+# --- the GIL ------------------------------------------------------------------------
+
+
+class Ticker:
+    """A pure-Python thread noting when it runs; `coverage(t0, t1)` is the share of 20 ms
+    slots of [t0, t1) in which it ran at least once. A native call that holds the GIL
+    leaves it near 0 for its duration (the thread cannot run any bytecode)."""
+
+    SLOT = 0.02
+
+    def __init__(self):
+        self.stamps = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        last = 0.0
+        while not self.stop.is_set():
+            now = time.perf_counter()
+            if now - last >= 0.002:
+                self.stamps.append(now)
+                last = now
+
+    def __enter__(self):
+        self.thread.start()
+        time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+    def coverage(self, t0, t1):
+        slots = int((t1 - t0) / self.SLOT)
+        assert slots >= 10, f"call too short to judge ({t1 - t0:.3f} s)"
+        hit = {int((s - t0) / self.SLOT) for s in self.stamps if t0 <= s < t0 + slots * self.SLOT}
+        return len(hit) / slots
+
+
+def timed(ticker, call):
+    t0 = time.perf_counter()
+    call()
+    t1 = time.perf_counter()
+    return ticker.coverage(t0, t1)
+
+
+def test_gil_is_released_during_a_long_query(db):
+    db.push({"app": "big"}, [(T0 + i * 1000, f"line {i} with some words to filter") for i in range(200_000)])
+    q = 'sum(count_over_time({app="big"} |~ ".*w.*o.*r.*d.*s.*x" [1s]))'
+    with Ticker() as ticker:
+        cov = timed(ticker, lambda: db.query(q, start=T0, end=T0 + S, step="1ms"))
+    assert cov > 0.5, cov
+
+
+def test_gil_is_released_during_a_long_push(db):
+    import json
+
+    n = 200_000
+    nd = b"\n".join(b'{"labels":{"app":"nd"},"ts":%d,"line":"line %d"}' % (T0 + i, i) for i in range(n))
+    body = json.dumps({"streams": [{"stream": {"app": "loki"}, "values": [[str(T0 + i), f"line {i}"] for i in range(n)]}]}).encode()
+    entries = [(T0 + i, f"line {i} of a python push") for i in range(n)]
+    with Ticker() as ticker:
+        cov_nd = timed(ticker, lambda: db.push_ndjson(nd))
+        cov_loki = timed(ticker, lambda: db.push_loki(body))
+        cov_push = timed(ticker, lambda: db.push({"app": "py"}, entries))
+    # push_ndjson and push_loki parse and store without the GIL.
+    assert cov_nd > 0.5 and cov_loki > 0.5, (cov_nd, cov_loki)
+    # push converts the Python tuples with the GIL, then stores without it.
+    assert cov_push > 0.3, cov_push
+    assert [s["entries"] for s in db.stats()["tenants"]] == [3 * n]
+
+
+def test_threads_push_and_query_at_once(db):
+    errors = []
+    seen_counts = []
+
+    def pusher(k):
+        try:
+            for j in range(20):
+                db.push({"app": f"p{k}"}, [(T0 + j * S + i, f"x{i}") for i in range(500)])
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    def querier():
+        try:
+            for _ in range(20):
+                v = db.query('sum(count_over_time({app=~"p.*"}[2m]))', time=T0 + 60 * S)
+                seen_counts.append(sum(x for _, x in v))
+                db.query('{app=~"p.*"}', start=T0, end=T0 + 60 * S, limit=10).to_json()
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=pusher, args=(k,)) for k in range(3)] + [threading.Thread(target=querier) for _ in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors, errors
+    # Every answer saw whole pushes only (each push is 500 entries, all or nothing).
+    assert all(c % 500 == 0 for c in seen_counts), seen_counts
+    v = db.query('sum(count_over_time({app=~"p.*"}[2m]))', time=T0 + 60 * S)
+    assert [x for _, x in v] == [30_000.0]
+
+
+# --- tables -------------------------------------------------------------------------
+
+
+def test_to_arrow_shapes(db):
+    pa = pytest.importorskip("pyarrow")
+    fill(db, 120)
+    t = db.query('{app=~".+"}', start=T0, end=T0 + 200 * S, limit=1000, direction="forward").to_arrow()
+    assert t.num_rows == 240
+    assert t.column_names == ["timestamp", "line", "app", "trace_id"]
+    assert t.schema.field("timestamp").type == pa.timestamp("ns", tz="UTC")
+    assert t.schema.field("line").type == pa.string() and t.schema.field("app").type == pa.string()
+    # One row per entry: each web entry is its own stream (trace_id is per entry).
+    rows = t.to_pylist()
+    api = [r for r in rows if r["app"] == "api"]
+    assert [r["line"] for r in api[:2]] == ["GET /0 500", "GET /1 200"] and all(r["trace_id"] is None for r in api)
+    assert t.column("trace_id").null_count == 120
+    assert rows[0]["timestamp"].value == T0 if hasattr(rows[0]["timestamp"], "value") else True
+    assert t.column("timestamp").cast(pa.int64()).to_pylist()[:2] == [T0, T0 + S]
+    # Matrix: one row per (series, timestamp).
+    m = db.query('sum by (app) (count_over_time({app=~".+"}[1m]))', start=T0 + 60 * S, end=T0 + 120 * S, step="30s").to_arrow()
+    assert m.column_names == ["timestamp", "value", "app"] and m.num_rows == 6
+    assert m.column("app").to_pylist() == ["api"] * 3 + ["web"] * 3
+    assert m.column("value").to_pylist() == [60.0, 60.0, 59.0] * 2
+    assert m.column("timestamp").cast(pa.int64()).to_pylist() == [T0 + 60 * S, T0 + 90 * S, T0 + 120 * S] * 2
+    # Vector: one row per sample at the evaluation time; Scalar: one row.
+    v = db.query('sum by (app) (count_over_time({app=~".+"}[1m]))', time=T0 + 60 * S).to_arrow()
+    assert v.to_pydict()["app"] == ["api", "web"] and v.column("value").to_pylist() == [60.0, 60.0]
+    assert v.column("timestamp").cast(pa.int64()).to_pylist() == [T0 + 60 * S] * 2
+    s = db.query("3", time=T0).to_arrow()
+    assert s.column_names == ["timestamp", "value"] and s.num_rows == 1
+    # An empty answer still has the columns.
+    e = db.query('{app="none"}', start=T0, end=T0 + S).to_arrow()
+    assert e.num_rows == 0 and e.column_names == ["timestamp", "line"]
+
+
+def test_to_pandas_with_and_without_pyarrow_agree(db, monkeypatch):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    import logjar._results as results
+
+    fill(db, 50)
+    db.push({"app": "x", "line": "a label named line", "value": "v"}, [(T0 + 5, "é ünïcode ✓")])
+    queries = [
+        dict(q='{app=~".+"}', start=T0, end=T0 + 100 * S, limit=1000),
+        dict(q='sum by (app) (count_over_time({app=~".+"}[1m]))', start=T0, end=T0 + 60 * S, step="10s"),
+        dict(q='count_over_time({app=~".+"}[1m])', time=T0 + 60 * S),
+        dict(q="1", time=T0),
+    ]
+    for kw in queries:
+        q = kw.pop("q")
+        res = db.query(q, **kw)
+        via_arrow = res.to_pandas()
+        monkeypatch.setattr(results, "_USE_ARROW_FOR_PANDAS", False)
+        via_numpy = res.to_pandas()
+        monkeypatch.setattr(results, "_USE_ARROW_FOR_PANDAS", True)
+        pd.testing.assert_frame_equal(via_arrow, via_numpy)
+    df = db.query('{app="x"}', start=T0, end=T0 + S).to_pandas()
+    assert list(df.columns) == ["timestamp", "line", "app", "label_line", "label_value"]
+    assert df.iloc[0].to_dict() == {"timestamp": pd.Timestamp(T0 + 5, tz="UTC"), "line": "é ünïcode ✓", "app": "x", "label_line": "a label named line", "label_value": "v"}
+
+
+def test_tail_does_not_repeat_entries_sharing_a_timestamp(db):
+    db.push({"app": "t"}, [(T0, "a"), (T0, "b")])
+    it = db.tail('{app="t"}', start=T0, interval=0.01, limit=2)
+    assert sorted(next(it)[2] for _ in range(2)) == ["a", "b"]
+    db.push({"app": "t"}, [(T0, "c"), (T0 + 1, "d")])
+    assert [next(it)[1:] for _ in range(2)] == [(T0, "c"), (T0 + 1, "d")]
+    db.push({"app": "t"}, [(T0 + 1, "e")])
+    assert next(it)[1:] == (T0 + 1, "e")
