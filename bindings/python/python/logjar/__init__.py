@@ -11,6 +11,7 @@ The common surface of every binding (CONTRACT.md section 5) is ``open``, ``push_
 query can be interrupted with Ctrl-C (``KeyboardInterrupt``).
 """
 
+import datetime as _dt
 import json as _json
 import os as _os
 import time as _time
@@ -32,6 +33,10 @@ from ._results import Matrix, Scalar, Streams, Vector, _wrap
 
 __version__ = _native.__version__
 
+# What the time and duration parameters take (see ``time_ns`` and ``duration_ns``).
+Time = Union[int, str, _dt.datetime, _dt.date, Any]
+Duration = Union[int, str, _dt.timedelta]
+
 __all__ = [
     "open",
     "Db",
@@ -49,6 +54,8 @@ __all__ = [
     "ClosedError",
     "time_ns",
     "duration_ns",
+    "Time",
+    "Duration",
 ]
 
 DEFAULT_TENANT = "fake"
