@@ -122,9 +122,40 @@ fn ts_of(helper: &Bound<'_, PyAny>, ts: &Bound<'_, PyAny>) -> PyResult<i64> {
     }
 }
 
+/// The UTF-8 form of a `str`, borrowed from the object: no intermediate `bytes`
+/// object, and no copy at all for ASCII text (CPython keeps it as UTF-8 already).
+#[cfg(not(windows))]
+fn str_utf8<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a [u8]> {
+    extern "C" {
+        // Part of the stable ABI only from 3.10, but exported by every CPython 3 (the
+        // Windows `python3.dll` of 3.9 lacks it, hence the cfg).
+        fn PyUnicode_AsUTF8AndSize(
+            unicode: *mut pyo3::ffi::PyObject,
+            size: *mut pyo3::ffi::Py_ssize_t,
+        ) -> *const std::os::raw::c_char;
+    }
+    let mut size: pyo3::ffi::Py_ssize_t = 0;
+    // SAFETY: `s` is a live `str` and the GIL is held (a `Bound` proves both).
+    let ptr = unsafe { PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
+    if ptr.is_null() {
+        // Lone surrogates cannot be encoded: Python has set a UnicodeEncodeError.
+        return Err(PyErr::fetch(s.py()));
+    }
+    let len = usize::try_from(size).map_err(|_| PyValueError::new_err("negative str size"))?;
+    // SAFETY: CPython returns a buffer of `size` bytes owned by the object (its cached
+    // UTF-8 form), valid while the object lives and is not mutated (str is immutable);
+    // the returned slice borrows `s`, which keeps the object alive.
+    Ok(unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) })
+}
+
+#[cfg(windows)]
+fn str_utf8<'a>(s: &'a Bound<'_, PyString>) -> PyResult<std::borrow::Cow<'a, [u8]>> {
+    Ok(std::borrow::Cow::Owned(s.extract::<String>()?.into_bytes()))
+}
+
 fn line_of(line: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-    if line.is_instance_of::<PyString>() {
-        return Ok(line.extract::<String>()?.into_bytes());
+    if let Ok(s) = line.downcast::<PyString>() {
+        return Ok(str_utf8(s)?.to_vec());
     }
     if let Ok(b) = line.downcast::<PyBytes>() {
         return Ok(b.as_bytes().to_vec());

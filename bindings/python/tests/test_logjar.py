@@ -552,3 +552,18 @@ def test_tail_does_not_repeat_entries_sharing_a_timestamp(db):
     assert [next(it)[1:] for _ in range(2)] == [(T0, "c"), (T0 + 1, "d")]
     db.push({"app": "t"}, [(T0 + 1, "e")])
     assert next(it)[1:] == (T0 + 1, "e")
+
+
+def test_lines_unicode_bytes_and_bad_types(db):
+    db.push({"app": "u"}, [(T0, "é ünïcode ✓ 日本"), (T0 + 1, b"raw \xff bytes"), (T0 + 2, "ascii")])
+    (_, entries), = list(db.query('{app="u"}', start=T0, end=T0 + S, direction="forward"))
+    assert entries == [(T0, "é ünïcode ✓ 日本"), (T0 + 1, "raw \ufffd bytes"), (T0 + 2, "ascii")]
+    with pytest.raises(UnicodeEncodeError):
+        db.push({"app": "u"}, [(T0 + 3, "lone \ud800 surrogate")])
+    with pytest.raises(TypeError):
+        db.push({"app": "u"}, [(T0 + 3, 42)])
+    with pytest.raises(TypeError):
+        db.push({"app": "u"}, [[T0 + 3, "a list, not a tuple"]])
+    with pytest.raises(TypeError):
+        db.push({"app": "u"}, [(T0 + 3.5, "float time")])
+    assert db.query('{app="u"}', start=T0, end=T0 + S).entries() == 3  # nothing half-pushed
