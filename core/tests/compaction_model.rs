@@ -104,11 +104,16 @@ fn period(config: usize, tenant: &str, labels: &Labels) -> Option<i64> {
     global.map(p)
 }
 
+/// `(ts offset, line index, metadata variant)`.
+type EntrySpec = (i64, usize, u8);
+/// What a read returns: `(stream, ts, line, metadata)`.
+type Row = (Labels, i64, Vec<u8>, Vec<(String, String)>);
+
 #[derive(Debug, Clone)]
 enum Op {
     Push {
         tenant: usize,
-        streams: Vec<(usize, Vec<(i64, usize, u8)>)>,
+        streams: Vec<(usize, Vec<EntrySpec>)>,
     },
     Flush,
     Delete {
@@ -182,11 +187,7 @@ impl Model {
             && (QUERIES[r.query].1)(line)
     }
 
-    fn visible(
-        &self,
-        tenant: usize,
-        now_cut: i64,
-    ) -> BTreeSet<(Labels, i64, Vec<u8>, Vec<(String, String)>)> {
+    fn visible(&self, tenant: usize, now_cut: i64) -> BTreeSet<Row> {
         let mut out = BTreeSet::new();
         for (labels, entries) in &self.store[tenant] {
             let cut =
@@ -210,7 +211,7 @@ impl Model {
 
     fn compact(&mut self, now: i64) {
         let config = self.config;
-        for tenant in 0..2 {
+        for (tenant, name) in TENANTS.iter().enumerate() {
             let reqs: Vec<Req> = self
                 .reqs
                 .iter()
@@ -218,7 +219,7 @@ impl Model {
                 .cloned()
                 .collect();
             for (labels, entries) in self.store[tenant].iter_mut() {
-                let cut = period(config, TENANTS[tenant], labels).map_or(i64::MIN, |p| now - p);
+                let cut = period(config, name, labels).map_or(i64::MIN, |p| now - p);
                 entries.retain(|(ts, line), _| {
                     *ts >= cut && !reqs.iter().any(|r| Self::matches(r, labels, *ts, line))
                 });

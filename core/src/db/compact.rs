@@ -46,6 +46,9 @@ pub(super) enum Mode {
     Background,
 }
 
+/// Per tenant, the pending delete requests past their cancel period.
+type DueDeletes = HashMap<String, Vec<Arc<CompiledDelete>>>;
+
 /// What one tenant's compaction produced, not yet switched.
 #[derive(Debug, Default)]
 struct TenantOut {
@@ -90,7 +93,7 @@ impl Inner {
         }
 
         // The inputs: every tenant's segments and due deletes, as of now.
-        let (tenants, due): (Vec<(String, Arc<TenantSegs>)>, HashMap<String, Vec<_>>) = {
+        let (tenants, due): (Vec<(String, Arc<TenantSegs>)>, DueDeletes) = {
             let view = self.view.read();
             let mut t: Vec<(String, Arc<TenantSegs>)> = view
                 .tenants
@@ -145,7 +148,7 @@ impl Inner {
         mode: Mode,
         now: i64,
         tenants: &[(String, Arc<TenantSegs>)],
-        due: &HashMap<String, Vec<Arc<CompiledDelete>>>,
+        due: &DueDeletes,
     ) -> Result<Vec<(String, TenantOut, CompactionReport)>> {
         let rate = match mode {
             Mode::Explicit => 0,
@@ -381,7 +384,7 @@ impl Inner {
     fn switch(
         &self,
         tenants: &[(String, Arc<TenantSegs>)],
-        due: &HashMap<String, Vec<Arc<CompiledDelete>>>,
+        due: &DueDeletes,
         outs: Vec<(String, TenantOut, CompactionReport)>,
         report: &mut CompactionReport,
     ) -> Result<Vec<u64>> {
