@@ -79,6 +79,13 @@ fn query_err(py: Python<'_>, e: &QueryError) -> PyErr {
     }
 }
 
+/// Serialises an engine report for Python (`json.loads` on the other side), so new
+/// fields reach Python without binding changes.
+fn to_json<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<String> {
+    serde_json::to_string(value)
+        .map_err(|e| py_error(py, "Error", format!("encoding a report: {e}"), &[]))
+}
+
 /// Runs `f` with the GIL released. Every call into storage goes through here.
 fn release_gil<T: Send>(py: Python<'_>, f: impl Send + FnOnce() -> T) -> T {
     py.allow_threads(f)
@@ -153,12 +160,16 @@ fn str_utf8<'a>(s: &'a Bound<'_, PyString>) -> PyResult<std::borrow::Cow<'a, [u8
     Ok(std::borrow::Cow::Owned(s.extract::<String>()?.into_bytes()))
 }
 
-fn line_of(line: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+/// A line's bytes: UTF-8 of a `str`, or a `bytes` object as given.
+fn with_line<R>(line: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
     if let Ok(s) = line.downcast::<PyString>() {
-        return Ok(str_utf8(s)?.to_vec());
+        #[cfg(not(windows))]
+        return Ok(f(str_utf8(s)?));
+        #[cfg(windows)]
+        return Ok(f(&str_utf8(s)?));
     }
     if let Ok(b) = line.downcast::<PyBytes>() {
-        return Ok(b.as_bytes().to_vec());
+        return Ok(f(b.as_bytes()));
     }
     Err(PyTypeError::new_err(format!(
         "a line must be str or bytes, got {}",
@@ -166,48 +177,82 @@ fn line_of(line: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     )))
 }
 
-/// Converts `[(labels_dict, [(ts, line[, metadata]), …]), …]`.
+fn labels_of(py: Python<'_>, labels: &Bound<'_, PyAny>) -> PyResult<Labels> {
+    let pairs: Vec<(String, String)> = match labels.downcast::<PyDict>() {
+        Ok(d) => d
+            .iter()
+            .map(|(k, v)| Ok((k.extract()?, v.extract()?)))
+            .collect::<PyResult<_>>()?,
+        Err(_) => labels.extract()?,
+    };
+    Labels::new(pairs).map_err(|e| to_py_err(py, &e))
+}
+
+/// Converts `[(labels, [(ts, line[, metadata]), …]), …]` (labels a dict or a sequence
+/// of pairs). Every line of the call is copied once, into one buffer that the entries
+/// share (`Bytes` slices): no allocation per entry.
 fn streams_of(py: Python<'_>, streams: &Bound<'_, PyAny>) -> PyResult<Vec<StreamEntries>> {
+    const SHAPE: &str = "an entry must be a tuple (ts, line) or (ts, line, metadata)";
     let helper = py.import("logjar._convert")?.getattr("time_ns")?;
-    let mut out = Vec::new();
+    let mut arena: Vec<u8> = Vec::new();
+    // Per stream: labels and (ts, line range, metadata) per entry.
+    type Pending = (i64, std::ops::Range<usize>, Vec<(String, String)>);
+    let mut pending: Vec<(Labels, Vec<Pending>)> = Vec::new();
     for item in streams.try_iter()? {
         let item = item?;
-        let (labels, entries): (Vec<(String, String)>, Bound<'_, PyAny>) = item.extract()?;
-        let labels = Labels::new(labels).map_err(|e| to_py_err(py, &e))?;
-        let mut es = Vec::new();
+        let pair = item
+            .downcast::<PyTuple>()
+            .map_err(|_| PyTypeError::new_err("a stream must be a tuple (labels, entries)"))?;
+        if pair.len() != 2 {
+            return Err(PyTypeError::new_err(
+                "a stream must be a tuple (labels, entries)",
+            ));
+        }
+        let labels = labels_of(py, &*pair.get_borrowed_item(0)?)?;
+        let entries = pair.get_borrowed_item(1)?;
+        let mut es = Vec::with_capacity(entries.len().unwrap_or(0));
         for e in entries.try_iter()? {
             let e = e?;
-            let t = e.downcast::<PyTuple>().map_err(|_| {
-                PyTypeError::new_err("an entry must be a tuple (ts, line) or (ts, line, metadata)")
-            })?;
+            let t = e
+                .downcast::<PyTuple>()
+                .map_err(|_| PyTypeError::new_err(SHAPE))?;
             let n = t.len();
             if !(2..=3).contains(&n) {
-                return Err(PyTypeError::new_err(
-                    "an entry must be a tuple (ts, line) or (ts, line, metadata)",
-                ));
+                return Err(PyTypeError::new_err(SHAPE));
             }
-            let ts = ts_of(&helper, &t.get_item(0)?)?;
-            let line = line_of(&t.get_item(1)?)?;
-            let mut entry = Entry::new(ts, line);
+            let ts = ts_of(&helper, &*t.get_borrowed_item(0)?)?;
+            let start = arena.len();
+            with_line(&*t.get_borrowed_item(1)?, |b| arena.extend_from_slice(b))?;
+            let mut metadata = Vec::new();
             if n == 3 {
-                let md = t.get_item(2)?;
+                let md = t.get_borrowed_item(2)?;
                 if !md.is_none() {
-                    let md: Vec<(String, String)> = md
+                    metadata = md
                         .call_method0("items")?
                         .try_iter()?
                         .map(|kv| kv.and_then(|kv| kv.extract()))
                         .collect::<PyResult<_>>()?;
-                    entry.metadata = md;
                 }
             }
-            es.push(entry);
+            es.push((ts, start..arena.len(), metadata));
         }
-        out.push(StreamEntries {
-            labels,
-            entries: es,
-        });
+        pending.push((labels, es));
     }
-    Ok(out)
+    let arena = bytes::Bytes::from(arena);
+    Ok(pending
+        .into_iter()
+        .map(|(labels, es)| StreamEntries {
+            labels,
+            entries: es
+                .into_iter()
+                .map(|(ts, range, metadata)| {
+                    let mut entry = Entry::new(ts, arena.slice(range));
+                    entry.metadata = metadata;
+                    entry
+                })
+                .collect(),
+        })
+        .collect())
 }
 
 fn report_dict<'py>(py: Python<'py>, r: &logjar::PushReport) -> PyResult<Bound<'py, PyDict>> {
@@ -542,6 +587,52 @@ impl Db {
             out.append(d)?;
         }
         Ok(out)
+    }
+
+    /// Runs one compaction now; returns its report as JSON text.
+    fn compact(&self, py: Python<'_>) -> PyResult<String> {
+        let db = self.db(py)?;
+        let report = release_gil(py, || db.compact()).map_err(|e| to_py_err(py, &e))?;
+        to_json(py, &report)
+    }
+
+    /// Logs a delete request (`start`, `end` inclusive, ns); returns it as JSON text.
+    /// A query that does not parse is a `QueryError` with its position.
+    fn delete(
+        &self,
+        py: Python<'_>,
+        tenant: &str,
+        query: &str,
+        start: i64,
+        end: i64,
+    ) -> PyResult<String> {
+        logjar_logql::parse_log_expr(query).map_err(|e| {
+            query_err(
+                py,
+                &QueryError::BadQuery {
+                    message: e.to_string(),
+                    rendered: e.render(query),
+                    position: e.position(),
+                },
+            )
+        })?;
+        let db = self.db(py)?;
+        let req = release_gil(py, || db.delete(tenant, query, start, end))
+            .map_err(|e| to_py_err(py, &e))?;
+        to_json(py, &req)
+    }
+
+    /// Every delete request of `tenant`, as JSON text (a list).
+    fn delete_requests(&self, py: Python<'_>, tenant: &str) -> PyResult<String> {
+        let db = self.db(py)?;
+        let reqs = release_gil(py, || db.delete_requests(tenant)).map_err(|e| to_py_err(py, &e))?;
+        to_json(py, &reqs)
+    }
+
+    /// Cancels a pending delete request.
+    fn cancel_delete(&self, py: Python<'_>, tenant: &str, id: u64) -> PyResult<()> {
+        let db = self.db(py)?;
+        release_gil(py, || db.cancel_delete(tenant, id)).map_err(|e| to_py_err(py, &e))
     }
 
     fn flush(&self, py: Python<'_>) -> PyResult<()> {

@@ -567,3 +567,73 @@ def test_lines_unicode_bytes_and_bad_types(db):
     with pytest.raises(TypeError):
         db.push({"app": "u"}, [(T0 + 3.5, "float time")])
     assert db.query('{app="u"}', start=T0, end=T0 + S).entries() == 3  # nothing half-pushed
+
+
+# --- deletes and compaction ---------------------------------------------------------
+
+
+def test_delete_cancel_and_compact(db):
+    fill(db, 120)
+    db.flush()
+    api_500 = '{app="api"} |= "500"'
+    req = db.delete(api_500, start=T0, end=dt.datetime(2026, 1, 1, 0, 3, tzinfo=dt.timezone.utc))
+    assert req["status"] == "pending" and req["query"] == api_500 and req["tenant"] == "fake"
+    assert (req["start"], req["end"]) == (T0, T0 + 180 * S) and isinstance(req["id"], int)
+    # Hidden from queries at once, before any compaction.
+    assert db.query(api_500, start=T0, end=T0 + 200 * S, limit=1000).entries() == 0
+    assert db.query('{app="api"}', start=T0, end=T0 + 200 * S, limit=1000).entries() == 108
+    # Both ends inclusive; a cancelled request has no effect.
+    web = db.delete('{app="web"}', start=T0, end=T0 + 9 * S)
+    assert db.query('{app="web"}', start=T0, end=T0 + 200 * S, limit=1000).entries() == 110
+    db.cancel_delete(web["id"])
+    assert db.query('{app="web"}', start=T0, end=T0 + 200 * S, limit=1000).entries() == 120
+    with pytest.raises(logjar.InvalidArgumentError):
+        db.cancel_delete(10_000)
+    # More small segments, then compaction applies the pending request and merges.
+    for k in range(3):
+        db.push({"app": "more"}, [(T0 + k * S + i, f"m{i}") for i in range(10)])
+        db.flush()
+    rep = db.compact()
+    assert rep["entries_deleted"] == 12 and rep["deletes_applied"] == 1, rep
+    assert rep["segments_after"] < rep["segments_before"], rep
+    assert {r["id"]: r["status"] for r in db.delete_requests()} == {req["id"]: "applied", web["id"]: "cancelled"}
+    assert db.delete_requests(tenant="other") == []
+    with pytest.raises(logjar.InvalidArgumentError):
+        db.cancel_delete(req["id"])  # already applied
+    assert db.query('{app="api"}', start=T0, end=T0 + 200 * S, limit=1000).entries() == 108
+    assert db.stats()["tenants"][0]["entries"] == 240 - 12 + 30
+
+
+def test_delete_query_errors(db):
+    with pytest.raises(logjar.QueryError) as e:
+        db.delete('{app="api"', start=T0)
+    assert e.value.position == len('{app="api"')
+    with pytest.raises(logjar.Error):
+        db.delete('count_over_time({app="api"}[1m])', start=T0)  # a metric query deletes nothing
+    assert db.delete_requests() == []
+
+
+def test_gil_is_released_during_compaction(tmp_path):
+    # A delete matching a tenth of every segment's lines makes compaction decode, filter
+    # and re-encode everything. Grow the data until one compaction lasts long enough to
+    # judge (a release build is much faster than CI's debug one).
+    n = 30_000
+    for attempt in range(4):
+        with logjar.open(tmp_path / f"db{attempt}", sync="never") as db:
+            for k in range(10):
+                db.push({"app": "c", "k": str(k % 3)}, [(T0 + k * 10**12 + i * 1000, f"line {i} of batch {k} with some text") for i in range(n)])
+                db.flush()
+            db.delete('{app="c"} |= "7 of"', start=T0)
+            rep = {}
+            with Ticker() as ticker:
+                t0 = time.perf_counter()
+                rep.update(db.compact())
+                t1 = time.perf_counter()
+            assert rep["segments_before"] == 10 and rep["segments_after"] < 10, rep
+            assert rep["entries_deleted"] == n // 10 * 10 and rep["deletes_applied"] == 1, rep
+            if t1 - t0 >= 0.3:
+                cov = ticker.coverage(t0, t1)
+                assert cov > 0.5, cov
+                return
+        n *= 3
+    pytest.fail(f"compaction never lasted 0.3 s (last {t1 - t0:.3f} s)")

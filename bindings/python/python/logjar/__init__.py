@@ -108,6 +108,11 @@ def _request_json(request: Any) -> str:
     return _json.dumps({k: v for k, v in req.items() if v is not None})
 
 
+def _labels(labels: Any) -> Dict[str, str]:
+    # The native side reads dicts directly; other mappings are copied into one.
+    return labels if isinstance(labels, dict) else dict(labels)
+
+
 def _range(start: Any, end: Any, since: Any = None) -> Tuple[int, int]:
     e = now_ns() if end is None else time_ns(end)
     if start is not None:
@@ -170,15 +175,13 @@ class Db:
         """Pushes entries ``(ts, line)`` or ``(ts, line, metadata)`` to the stream
         ``labels``. ``ts``: int ns, ``datetime``, ``pandas.Timestamp`` or RFC 3339 text;
         ``line``: str or bytes; ``metadata``: dict of structured metadata. All or nothing."""
-        if not isinstance(entries, (list, tuple)):
-            entries = list(entries)
-        return self._db.push([(list(labels.items()), entries)], tenant)
+        return self._db.push([(_labels(labels), entries)], tenant)
 
     def push_streams(
         self, streams: Iterable[Tuple[Dict[str, str], Iterable[Tuple[Any, ...]]]], tenant: str = DEFAULT_TENANT
     ) -> Dict[str, int]:
         """Pushes several streams at once: ``[(labels, entries), ...]``, one batch."""
-        return self._db.push([(list(l.items()), list(e)) for l, e in streams], tenant)
+        return self._db.push([(_labels(labels), entries) for labels, entries in streams], tenant)
 
     def push_ndjson(self, source: Union[str, bytes, "_os.PathLike[str]"], tenant: str = DEFAULT_TENANT) -> Dict[str, int]:
         """Pushes NDJSON entries (``{"labels":{...},"ts":...,"line":"...","metadata":{...}}``
@@ -234,6 +237,35 @@ class Db:
         """Label sets of the streams matching ``selector`` (``{app="api"}``)."""
         s, e = self._all_time(start, end, since)
         return self._db.series(tenant, selector, s, e)
+
+    def delete(self, query: str, start: Any, end: Any = None, tenant: str = DEFAULT_TENANT) -> Dict[str, Any]:
+        """Logs a delete request for the entries ``query`` matches in ``[start, end]``
+        (both inclusive; ``end`` defaults to now). ``query`` is a log selector with
+        optional line filters, as Loki's delete API takes (``{app="api"} |= "secret"``).
+        Queries stop returning those entries at once; ``compact()`` removes them from
+        disk. Durable when it returns. Returns the request: ``{"id","tenant","query",
+        "start","end","created","status"}`` (status ``"pending"``)."""
+        s = time_ns(start)
+        e = now_ns() if end is None else time_ns(end)
+        return _json.loads(self._db.delete(tenant, query, s, e))
+
+    def delete_requests(self, tenant: str = DEFAULT_TENANT) -> List[Dict[str, Any]]:
+        """Every delete request of ``tenant`` by id, with its ``status``: ``"pending"``,
+        ``"applied"`` (compaction removed the entries) or ``"cancelled"``."""
+        return _json.loads(self._db.delete_requests(tenant))
+
+    def cancel_delete(self, id: int, tenant: str = DEFAULT_TENANT) -> None:  # noqa: A002
+        """Cancels a pending delete request; its entries are returned again. An unknown
+        id or an applied request raises ``InvalidArgumentError``."""
+        self._db.cancel_delete(tenant, id)
+
+    def compact(self) -> Dict[str, Any]:
+        """Runs one compaction now (after a running one): flushes, drops expired
+        segments, rewrites segments holding expired or deleted entries, merges small
+        segments. Reads and writes go on meanwhile; the GIL is released. Returns the
+        report (``segments_before``, ``segments_after``, ``bytes_before``, ``bytes_after``,
+        ``entries_expired``, ``entries_deleted``, ``deletes_applied``, ``duration_ms``, ...)."""
+        return _json.loads(self._db.compact())
 
     def flush(self) -> None:
         """Writes in-memory data to segment files; returns once durable."""
