@@ -7,9 +7,10 @@
    `LOGJAR_BENCH_NDJSON=/tmp/d1m.ndjson LOGJAR_BENCH_ENTRIES=1000000 LOGJAR_BENCH_REPORT_ONLY=1
    cargo bench -p logjar-benches --bench push` (line `push/never`).
 2. query to DataFrame: every entry back (`limit` = all, forward) and `to_pandas()`.
-   Rust figure: the same query through the release CLI writing JSON lines, e.g.
-   `logjar --data DIR query '{app=~".+"}' --from … --to … --limit 1000000 --output jsonl`
-   on the database this script leaves with `--keep DIR`.
+   Rust figure: the same `Db::query` in the `query_all` bench
+   (`LOGJAR_BENCH_NDJSON=/tmp/d1m.ndjson LOGJAR_BENCH_ENTRIES=1000000 cargo bench -p
+   logjar-benches --bench query_all`); the CLI cannot do it, as it caps `--limit` at
+   5,000 like Loki.
 
 Times are wall and CPU (user+sys of the whole process, background threads included:
 `time.process_time()`), since the machine may be shared.
@@ -78,7 +79,7 @@ def main():
     ap.add_argument("ndjson")
     ap.add_argument("--entries", type=int, default=1_000_000)
     ap.add_argument("--batch", type=int, default=1000)
-    ap.add_argument("--keep", help="leave the database in this directory (for the CLI comparison)")
+    ap.add_argument("--keep", help="leave the database in this directory")
     args = ap.parse_args()
 
     t = time.perf_counter()
@@ -115,7 +116,6 @@ def main():
             with Clock() as ci:
                 rows = sum(len(e) for _, e in res)
             print(f"iterating {rows} (ts, line) tuples: {ci}")
-            print(f"CLI comparison: logjar --data {d} query '{q}' --from {lo} --to {hi + 1} --limit {n} --output jsonl")
     finally:
         if not args.keep:
             shutil.rmtree(d, ignore_errors=True)
