@@ -64,7 +64,7 @@ func (db *DB) Push(ctx context.Context, tenant string, streams []Stream) (PushRe
 	if err != nil {
 		return PushReport{}, err
 	}
-	defer C.free(b.mem)
+	defer b.free()
 	ct := cTenant(tenant)
 	defer C.free(unsafe.Pointer(ct))
 	var rep C.logjar_push_report
@@ -84,6 +84,9 @@ type batch struct {
 	mem     unsafe.Pointer
 	streams *C.logjar_stream
 }
+
+// free releases the batch's C memory.
+func (b batch) free() { C.free(b.mem) }
 
 func invalidArg(msg string) error {
 	return &Error{Kind: ErrInvalidArgument, Code: 1, Message: msg}
@@ -219,24 +222,29 @@ func buildBatch(streams []Stream) (batch, error) {
 				cs.metadata = &labels[li]
 			}
 		}
-		for i := range s.Entries {
-			e := &s.Entries[i]
-			t := e.Time.UnixNano()
+		es := s.Entries
+		tsS, ptrS, lenS := ts[ei:ei+n], linePtrs[ei:ei+n], lineLens[ei:ei+n]
+		ei += n
+		for i := range es {
+			e := &es[i]
+			var t int64
 			if e.Time.IsZero() {
 				if now == 0 {
 					now = time.Now().UnixNano()
 				}
 				t = now
-			}
-			ts[ei] = C.int64_t(t)
-			if len(e.Line) > 0 {
-				linePtrs[ei] = (*C.uint8_t)(unsafe.Pointer(&strs[so]))
-				so += copy(strs[so:], e.Line)
 			} else {
-				linePtrs[ei] = nil
+				t = e.Time.UnixNano()
 			}
-			lineLens[ei] = C.size_t(len(e.Line))
-			ei++
+			tsS[i] = C.int64_t(t)
+			l := len(e.Line)
+			lenS[i] = C.size_t(l)
+			if l > 0 {
+				ptrS[i] = (*C.uint8_t)(unsafe.Pointer(&strs[so]))
+				so += copy(strs[so:so+l], e.Line)
+			} else {
+				ptrS[i] = nil
+			}
 			if hasMeta {
 				metaCounts[mci] = C.size_t(len(e.Metadata))
 				mci++

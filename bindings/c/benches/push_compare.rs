@@ -10,8 +10,8 @@
 //! - `c-abi`: the same batch through `logjar_push` from Rust (C arrays pointing at the
 //!   caller's data), the C layer without cgo.
 //!
-//! Plain timing loop reporting wall time and process CPU time (user+sys, all threads)
-//! per push: `cargo bench -p logjar-c --bench push_compare` (LOGJAR_BENCH_ROUNDS
+//! Plain timing loop reporting wall time, process CPU time (user+sys, all threads, 10 ms
+//! ticks) and this thread's CPU time (ns) per push: `cargo bench -p logjar-c --bench push_compare` (LOGJAR_BENCH_ROUNDS
 //! rounds, default 2000; LOGJAR_BENCH_MODES=typed,c-abi to pick modes).
 
 use std::ffi::CString;
@@ -97,12 +97,46 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-fn report(mode: &str, n: usize, wall: std::time::Duration, cpu: f64) {
-    println!(
-        "push_compare {mode:>16}: {n} pushes of 1,000 entries: {:>8.1} µs wall, {:>8.1} µs CPU per push",
-        wall.as_secs_f64() * 1e6 / n as f64,
-        cpu * 1e6 / n as f64
-    );
+/// `struct timespec` on 64-bit Linux.
+#[repr(C)]
+struct Timespec {
+    sec: i64,
+    nsec: i64,
+}
+
+extern "C" {
+    /// libc's clock_gettime (std links libc already).
+    fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+}
+
+/// This thread's CPU time in seconds, from clock_gettime(CLOCK_THREAD_CPUTIME_ID).
+fn thread_cpu_seconds() -> f64 {
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut ts = Timespec { sec: 0, nsec: 0 };
+    // SAFETY: a valid clock id and a writable timespec.
+    if unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return 0.0;
+    }
+    ts.sec as f64 + ts.nsec as f64 / 1e9
+}
+
+/// Wall, process CPU and thread CPU at the start of a measurement.
+struct Clock(Instant, f64, f64);
+
+impl Clock {
+    fn start() -> Self {
+        Clock(Instant::now(), cpu_seconds(), thread_cpu_seconds())
+    }
+
+    fn report(self, mode: &str, n: usize) {
+        let per = |s: f64| s * 1e6 / n as f64;
+        println!(
+            "push_compare {mode:>16}: {n} pushes of 1,000 entries: {:>7.1} µs wall, {:>7.1} µs process CPU, {:>7.1} µs thread CPU per push",
+            per(self.0.elapsed().as_secs_f64()),
+            per(cpu_seconds() - self.1),
+            per(thread_cpu_seconds() - self.2),
+        );
+    }
 }
 
 fn open() -> (tempfile::TempDir, Db) {
@@ -124,28 +158,28 @@ fn main() {
             "json" => {
                 let (_dir, db) = open();
                 let bodies: Vec<String> = (0..n).map(|i| push_body(1_000_000 + i * 1000)).collect();
-                let (t, c) = (Instant::now(), cpu_seconds());
+                let clock = Clock::start();
                 for body in &bodies {
                     let streams = logjar::ingest::parse_loki_push(body.as_bytes()).expect("parse");
                     db.push("fake", &streams).expect("push");
                 }
-                report(mode, n, t.elapsed(), cpu_seconds() - c);
+                clock.report(mode, n);
             }
             "typed" => {
                 let (_dir, db) = open();
-                let (t, c) = (Instant::now(), cpu_seconds());
+                let clock = Clock::start();
                 for i in 0..n {
                     let batch = src.build(1_000_000 + i as i64 * 1000);
                     db.push("fake", &batch).expect("push");
                 }
-                report(mode, n, t.elapsed(), cpu_seconds() - c);
+                clock.report(mode, n);
             }
             "typed-build-only" => {
-                let (t, c) = (Instant::now(), cpu_seconds());
+                let clock = Clock::start();
                 for i in 0..n {
                     std::hint::black_box(src.build(1_000_000 + i as i64 * 1000));
                 }
-                report(mode, n, t.elapsed(), cpu_seconds() - c);
+                clock.report(mode, n);
             }
             "c-abi" => c_abi(&src, n),
             other => eprintln!("push_compare: unknown mode {other:?}"),
@@ -190,7 +224,7 @@ fn c_abi(src: &Source, n: usize) {
     let line_ptrs: Vec<*const u8> = src.lines.iter().map(|l| l.as_ptr()).collect();
     let line_lens: Vec<usize> = src.lines.iter().map(String::len).collect();
     let mut ts = vec![vec![0i64; PER_STREAM]; STREAMS];
-    let (t, c) = (Instant::now(), cpu_seconds());
+    let clock = Clock::start();
     for i in 0..n {
         let base = 1_000_000 + i as i64 * 1000;
         for row in ts.iter_mut() {
@@ -224,7 +258,7 @@ fn c_abi(src: &Source, n: usize) {
         };
         assert_eq!(rc, 0);
     }
-    report("c-abi", n, t.elapsed(), cpu_seconds() - c);
+    clock.report("c-abi", n);
     // SAFETY: the handle from logjar_open, closed once.
     assert_eq!(unsafe { logjar_close(db) }, 0);
 }
