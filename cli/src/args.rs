@@ -89,6 +89,36 @@ pub enum Command {
     /// Print per-tenant space and stream figures.
     #[command(after_help = "Example:\n  logjar --data ./logs stats")]
     Stats,
+    /// Compact now: drop expired data, apply delete requests, merge small files.
+    #[command(
+        after_help = "Prints a one-line summary on stderr.\n\nExamples:\n  logjar --data ./logs compact\n  logjar --data ./logs --retention 24h compact   # remove everything older than 24h"
+    )]
+    Compact,
+    /// Delete the entries a selector (and optional line filters) matches in a time
+    /// range; queries stop returning them at once, compaction removes them from disk.
+    #[command(
+        after_help = "Prints the id of the delete request on stdout.\n\nExamples:\n  \
+        logjar --data ./logs delete --start 2026-01-01T00:00:00Z --end 2026-01-02T00:00:00Z '{app=\"api\"}'\n  \
+        logjar --data ./logs delete --start 0 --end 2026-01-02T00:00:00Z '{app=\"api\"} |= \"password=\"'"
+    )]
+    Delete(DeleteArgs),
+}
+
+/// `delete` arguments.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Tenant to delete from.
+    #[arg(long, default_value = "fake")]
+    pub tenant: String,
+    /// First time deleted (inclusive; RFC 3339 or Unix ns).
+    #[arg(long, value_name = "T")]
+    pub start: String,
+    /// Last time deleted (inclusive; RFC 3339 or Unix ns).
+    #[arg(long, value_name = "T")]
+    pub end: String,
+    /// A stream selector with optional line filters, e.g. '{app="api"} |= "secret"'.
+    #[arg(value_name = "SELECTOR")]
+    pub query: String,
 }
 
 const QUERY_HELP: &str = "Time range: --end defaults to now and --start to one hour before --end, as in\n\

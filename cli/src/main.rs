@@ -37,6 +37,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Series(a) => cmd::inspect::series(&cli, a),
         Command::Flush => cmd::inspect::flush(&cli),
         Command::Stats => cmd::inspect::stats(&cli),
+        Command::Compact => cmd::maintain::compact(&cli),
+        Command::Delete(a) => cmd::maintain::delete(&cli, a),
         Command::Query(a) => cmd::query::run(&cli, a),
         Command::Tail(a) => cmd::tail::run(&cli, a),
         Command::Demo => cmd::demo::run(&cli),

@@ -15,7 +15,9 @@
 
 pub mod chunk;
 pub mod codec;
+pub mod compaction;
 pub mod db;
+pub mod delete;
 pub mod entry;
 pub mod error;
 pub mod head;
@@ -27,10 +29,13 @@ pub mod lock;
 pub mod manifest;
 pub mod options;
 pub mod query;
+pub mod retention;
 pub mod segment;
 pub mod wal;
 
+pub use compaction::CompactionReport;
 pub use db::{Db, Direction, Metrics, PushReport, RecoveryReport, RejectCounts, Snapshot, Stats};
+pub use delete::{DeleteRequest, DeleteStatus};
 pub use entry::Entry;
 pub use error::{Error, Result};
 pub use labels::Labels;

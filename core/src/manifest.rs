@@ -22,7 +22,7 @@
 //! m.generation = 1;
 //! m.segments.push(SegmentRecord {
 //!     file_id: 3, tenant: "fake".into(), min_ts: 0, max_ts: 10,
-//!     entries: 2, raw_bytes: 20, file_bytes: 400,
+//!     entries: 2, raw_bytes: 20, file_bytes: 400, order: 3,
 //! });
 //! m.write(dir.path()).unwrap();
 //! assert_eq!(Manifest::read(dir.path()).unwrap(), Some(m));
@@ -33,6 +33,7 @@ use std::path::Path;
 use crate::codec::{
     self, put_bytes, put_ivarint, put_prefix, put_u32, put_uvarint, DecodeError, Reader, PREFIX_LEN,
 };
+use crate::delete::{DeleteRequest, DeleteStatus};
 use crate::error::{Error, Result};
 use crate::labels::validate_tenant;
 
@@ -45,6 +46,7 @@ const MAGIC: &[u8; 5] = b"LJMAN";
 const TAG_STATE: u8 = 0x01;
 const TAG_SEGMENT: u8 = 0x02;
 const TAG_INDEX_FILE: u8 = 0x03;
+const TAG_DELETE: u8 = 0x04;
 const TAG_OPTIONAL: u8 = 0x80;
 
 /// The database's list of live files and its counters.
@@ -61,6 +63,21 @@ pub struct Manifest {
     pub segments: Vec<SegmentRecord>,
     /// Live label index files.
     pub index_files: Vec<IndexFileRecord>,
+    /// Every delete request ever made, in id order.
+    pub deletes: Vec<DeleteRecord>,
+    /// The id the next delete request gets (from 1).
+    pub next_delete_id: u64,
+}
+
+/// A delete request as the manifest keeps it (tag `0x04`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteRecord {
+    /// The request.
+    pub request: DeleteRequest,
+    /// Set once a compaction removed some of its entries from disk while the request
+    /// stayed pending (new matching data arrived meanwhile): it can no longer be
+    /// cancelled.
+    pub partially_applied: bool,
 }
 
 /// A live segment, `DIR/segments/<file_id:016x>.seg`.
@@ -80,6 +97,10 @@ pub struct SegmentRecord {
     pub raw_bytes: u64,
     /// Size of the file.
     pub file_bytes: u64,
+    /// Position in the tenant's write order (segments are read oldest first, which
+    /// decides which copy of a duplicate entry wins): the file id for a flushed
+    /// segment, the first input's order for a compacted one.
+    pub order: u64,
 }
 
 /// A live label index file, `DIR/index/<file_id:016x>.idx`.
@@ -96,6 +117,7 @@ impl Manifest {
     pub fn new() -> Self {
         Manifest {
             next_file_id: 1,
+            next_delete_id: 1,
             ..Manifest::default()
         }
     }
@@ -107,6 +129,7 @@ impl Manifest {
         put_uvarint(&mut p, self.generation);
         put_uvarint(&mut p, self.next_file_id);
         put_uvarint(&mut p, self.wal_checkpoint);
+        put_uvarint(&mut p, self.next_delete_id);
         section(&mut body, TAG_STATE, &p);
         for s in &self.segments {
             p.clear();
@@ -117,6 +140,7 @@ impl Manifest {
             put_uvarint(&mut p, s.entries);
             put_uvarint(&mut p, s.raw_bytes);
             put_uvarint(&mut p, s.file_bytes);
+            put_uvarint(&mut p, s.order);
             section(&mut body, TAG_SEGMENT, &p);
         }
         for f in &self.index_files {
@@ -124,6 +148,23 @@ impl Manifest {
             put_uvarint(&mut p, f.file_id);
             put_bytes(&mut p, f.tenant.as_bytes());
             section(&mut body, TAG_INDEX_FILE, &p);
+        }
+        for d in &self.deletes {
+            p.clear();
+            let r = &d.request;
+            put_uvarint(&mut p, r.id);
+            put_bytes(&mut p, r.tenant.as_bytes());
+            put_bytes(&mut p, r.query.as_bytes());
+            put_ivarint(&mut p, r.start);
+            put_ivarint(&mut p, r.end);
+            put_ivarint(&mut p, r.created);
+            p.push(match r.status {
+                DeleteStatus::Pending => 0,
+                DeleteStatus::Applied => 1,
+                DeleteStatus::Cancelled => 2,
+            });
+            p.push(u8::from(d.partially_applied));
+            section(&mut body, TAG_DELETE, &p);
         }
         let mut out = Vec::with_capacity(body.len() + 16);
         put_prefix(&mut out, MAGIC, VERSION);
@@ -208,11 +249,17 @@ fn decode_body(body: &[u8], base: usize) -> Result<Manifest, DecodeError> {
                 m.generation = p.uvarint("generation")?;
                 m.next_file_id = p.uvarint("next file id")?;
                 m.wal_checkpoint = p.uvarint("WAL checkpoint")?;
+                // Appended in v1 by the compaction release; absent before.
+                m.next_delete_id = if p.is_empty() {
+                    1
+                } else {
+                    p.uvarint("next delete id")?
+                };
             }
             TAG_SEGMENT => {
                 let file_id = p.uvarint("file id")?;
                 let tenant = tenant(&mut p)?;
-                m.segments.push(SegmentRecord {
+                let mut rec = SegmentRecord {
                     file_id,
                     tenant,
                     min_ts: p.ivarint("min ts")?,
@@ -220,12 +267,51 @@ fn decode_body(body: &[u8], base: usize) -> Result<Manifest, DecodeError> {
                     entries: p.uvarint("entries")?,
                     raw_bytes: p.uvarint("raw bytes")?,
                     file_bytes: p.uvarint("file bytes")?,
-                });
+                    order: file_id,
+                };
+                // Appended by the compaction release; older manifests order by file id.
+                if !p.is_empty() {
+                    rec.order = p.uvarint("order")?;
+                }
+                m.segments.push(rec);
             }
             TAG_INDEX_FILE => {
                 let file_id = p.uvarint("file id")?;
                 let tenant = tenant(&mut p)?;
                 m.index_files.push(IndexFileRecord { file_id, tenant });
+            }
+            TAG_DELETE => {
+                let id = p.uvarint("delete id")?;
+                let tenant = tenant(&mut p)?;
+                let query = p.str("delete query")?.to_string();
+                let start = p.ivarint("delete start")?;
+                let end = p.ivarint("delete end")?;
+                let created = p.ivarint("delete created")?;
+                let at = p.pos();
+                let status = match p.u8("delete status")? {
+                    0 => DeleteStatus::Pending,
+                    1 => DeleteStatus::Applied,
+                    2 => DeleteStatus::Cancelled,
+                    s => return Err(p.err_at(at, format!("unknown delete status {s}"))),
+                };
+                let at = p.pos();
+                let partially_applied = match p.u8("delete flags")? {
+                    0 => false,
+                    1 => true,
+                    f => return Err(p.err_at(at, format!("unknown delete flags {f:#x}"))),
+                };
+                m.deletes.push(DeleteRecord {
+                    request: DeleteRequest {
+                        id,
+                        tenant,
+                        query,
+                        start,
+                        end,
+                        created,
+                        status,
+                    },
+                    partially_applied,
+                });
             }
             t if t >= TAG_OPTIONAL => {}
             t => {
@@ -267,6 +353,7 @@ mod tests {
                     entries: 5,
                     raw_bytes: 500,
                     file_bytes: 800,
+                    order: 3,
                 },
                 SegmentRecord {
                     file_id: 16,
@@ -276,12 +363,40 @@ mod tests {
                     entries: u64::MAX,
                     raw_bytes: 0,
                     file_bytes: 1,
+                    order: 2,
                 },
             ],
             index_files: vec![IndexFileRecord {
                 file_id: 4,
                 tenant: "a".into(),
             }],
+            deletes: vec![
+                DeleteRecord {
+                    request: DeleteRequest {
+                        id: 1,
+                        tenant: "a".into(),
+                        query: r#"{app="x"} |= "secret""#.into(),
+                        start: -5,
+                        end: i64::MAX,
+                        created: 1_700_000_000_000_000_000,
+                        status: DeleteStatus::Applied,
+                    },
+                    partially_applied: false,
+                },
+                DeleteRecord {
+                    request: DeleteRequest {
+                        id: 4,
+                        tenant: "b".into(),
+                        query: r#"{app="y"}"#.into(),
+                        start: 0,
+                        end: 10,
+                        created: 7,
+                        status: DeleteStatus::Pending,
+                    },
+                    partially_applied: true,
+                },
+            ],
+            next_delete_id: 5,
         }
     }
 
@@ -328,6 +443,7 @@ mod tests {
         put_uvarint(&mut p, 42);
         put_uvarint(&mut p, 17);
         put_uvarint(&mut p, 9);
+        put_uvarint(&mut p, 5);
         put_uvarint(&mut p, 12345);
         section(&mut b2, TAG_STATE, &p);
         b2.extend_from_slice(&body[body[1] as usize + 2..]);

@@ -23,6 +23,7 @@
 //! assert_eq!(o.max_head_bytes, 8 << 20);
 //! ```
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -119,11 +120,73 @@ pub struct Options {
     /// still run).
     #[serde(deserialize_with = "de::duration")]
     pub flush_interval: Duration,
-    /// How long data is kept (default `0` = forever). Stored now; enforced by compaction.
+    /// How long data is kept (default `0` = forever). Queries stop returning entries
+    /// older than `now - retention` at once; compaction removes them from disk. See
+    /// [`Options::retention_stream`] and [`Options::retention_tenants`] for finer rules.
     #[serde(deserialize_with = "de::duration")]
     pub retention: Duration,
+    /// Per-stream retention rules for every tenant, like Loki's `retention_stream`:
+    /// among the rules whose selector matches a stream the highest `priority` wins, and
+    /// among equal priorities the shortest period. A tenant's own rules
+    /// ([`TenantRetention::retention_stream`]) are looked at first.
+    pub retention_stream: Vec<RetentionRule>,
+    /// Per-tenant retention overrides, by tenant id.
+    pub retention_tenants: BTreeMap<String, TenantRetention>,
+    /// How long a delete request can still be cancelled before compaction may apply it
+    /// (default `0`: the next compaction applies it). Queries hide matching entries from
+    /// the moment the request is made either way.
+    #[serde(deserialize_with = "de::duration")]
+    pub delete_cancel_period: Duration,
+    /// Period of background compaction (default `10m`; `0` disables it, leaving only
+    /// [`Db::compact`](crate::Db::compact)).
+    #[serde(deserialize_with = "de::duration")]
+    pub compaction_interval: Duration,
+    /// Read budget of background compaction in bytes of segment data per second
+    /// (default `0` = unlimited). [`Db::compact`](crate::Db::compact) is never throttled.
+    pub compaction_max_bytes_per_sec: u64,
+    /// Target size of a compacted segment file (default 256 MiB). Segments smaller than
+    /// a quarter of it are merged with their neighbours.
+    pub compaction_segment_bytes: u64,
+    /// Target raw (uncompressed) line bytes of a compacted chunk (default 4 MiB): a
+    /// stream's small chunks are merged into chunks of about this size.
+    pub compaction_chunk_bytes: u64,
     /// Per-tenant limits.
     pub limits: Limits,
+}
+
+/// One per-stream retention rule (Loki's `retention_stream` entry).
+///
+/// ```
+/// let o = logjar::Options::from_json(r#"{
+///     "retention": "30d",
+///     "retention_stream": [{"selector": "{level=\"debug\"}", "priority": 1, "period": "24h"}],
+///     "retention_tenants": {"team-a": {"retention": "7d"}}
+/// }"#).unwrap();
+/// assert_eq!(o.retention_stream[0].period, std::time::Duration::from_secs(86400));
+/// assert!(logjar::Options::from_json(r#"{"retention_stream": [{"selector": "{", "period": "1h"}]}"#).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionRule {
+    /// A stream selector, e.g. `{namespace="prod"}`.
+    pub selector: String,
+    /// Higher wins when several rules match (default 0).
+    #[serde(default)]
+    pub priority: u32,
+    /// How long matching streams keep data (`0` = forever).
+    #[serde(deserialize_with = "de::duration")]
+    pub period: Duration,
+}
+
+/// Retention overrides of one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantRetention {
+    /// The tenant's retention period instead of [`Options::retention`] (`0` = forever).
+    #[serde(deserialize_with = "de::opt_duration")]
+    pub retention: Option<Duration>,
+    /// The tenant's stream rules, consulted before the global ones.
+    pub retention_stream: Vec<RetentionRule>,
 }
 
 impl Default for Options {
@@ -138,6 +201,13 @@ impl Default for Options {
             max_head_bytes: 40 * 1024 * 1024,
             flush_interval: Duration::from_secs(30 * 60),
             retention: Duration::ZERO,
+            retention_stream: Vec::new(),
+            retention_tenants: BTreeMap::new(),
+            delete_cancel_period: Duration::ZERO,
+            compaction_interval: Duration::from_secs(600),
+            compaction_max_bytes_per_sec: 0,
+            compaction_segment_bytes: 256 << 20,
+            compaction_chunk_bytes: 4 << 20,
             limits: Limits::default(),
         }
     }
@@ -182,6 +252,10 @@ impl Options {
         if i64::try_from(self.out_of_order_window.as_nanos()).is_err() {
             return bad("out_of_order_window is too large");
         }
+        if self.compaction_segment_bytes == 0 || self.compaction_chunk_bytes == 0 {
+            return bad("compaction_segment_bytes and compaction_chunk_bytes must be > 0");
+        }
+        crate::retention::RetentionPolicy::new(self)?;
         Ok(())
     }
 
@@ -233,6 +307,24 @@ impl Options {
         self
     }
 
+    /// Sets [`Options::retention_stream`].
+    pub fn retention_stream(mut self, rules: Vec<RetentionRule>) -> Self {
+        self.retention_stream = rules;
+        self
+    }
+
+    /// Sets [`Options::compaction_interval`].
+    pub fn compaction_interval(mut self, d: Duration) -> Self {
+        self.compaction_interval = d;
+        self
+    }
+
+    /// Sets [`Options::delete_cancel_period`].
+    pub fn delete_cancel_period(mut self, d: Duration) -> Self {
+        self.delete_cancel_period = d;
+        self
+    }
+
     /// Sets [`Options::limits`].
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -277,6 +369,13 @@ mod de {
     enum Raw {
         Text(String),
         Seconds(u64),
+    }
+
+    /// An optional duration, written as [`duration`] does.
+    pub(super) fn opt_duration<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        duration(d).map(Some)
     }
 
     /// A duration written as text (`"1h"`) or as whole seconds (`3600`).

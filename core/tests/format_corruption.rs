@@ -258,11 +258,14 @@ fn manifest() -> Manifest {
             entries: 80,
             raw_bytes: 2000,
             file_bytes: 1500,
+            order: 1,
         }],
         index_files: vec![IndexFileRecord {
             file_id: 2,
             tenant: "fake".into(),
         }],
+        deletes: vec![],
+        next_delete_id: 1,
     }
 }
 

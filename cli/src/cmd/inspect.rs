@@ -81,6 +81,7 @@ pub fn stats(cli: &Cli) -> Result<(), CliError> {
         }
         lines.push(format!("  oldest entry   {}", fmt_ts(t.oldest)));
         lines.push(format!("  newest entry   {}", fmt_ts(t.newest)));
+        lines.push(format!("  pending deletes {}", t.pending_deletes));
     }
     if stats.tenants.is_empty() {
         lines.push("no data".to_string());

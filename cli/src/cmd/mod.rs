@@ -4,5 +4,6 @@ pub mod demo;
 pub mod demo_data;
 pub mod ingest;
 pub mod inspect;
+pub mod maintain;
 pub mod query;
 pub mod tail;

@@ -485,7 +485,7 @@ impl DecodedBlock {
 
     /// Structured metadata of entry `i`, in the order it was pushed. Panics if
     /// `i >= len()`.
-    pub fn metadata(&self, i: usize) -> impl Iterator<Item = (&str, &str)> + '_ {
+    pub fn metadata(&self, i: usize) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
         assert!(i < self.ts.len(), "entry {i} out of range");
         let range = match (self.meta_index.get(i), self.meta_index.get(i + 1)) {
             (Some(&a), Some(&b)) => a as usize..b as usize,

@@ -97,6 +97,25 @@ impl ChunkBuilder {
     /// If `line` is longer than [`MAX_LINE_LEN`] (512 MiB): the engine's line size
     /// limit must refuse such lines long before.
     pub fn push(&mut self, ts: i64, line: &[u8], metadata: &[(String, String)]) {
+        self.push_pairs(
+            ts,
+            line,
+            metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+    }
+
+    /// Like [`push`](Self::push), with the metadata as borrowed pairs (what
+    /// [`DecodedBlock::metadata`](super::DecodedBlock::metadata) yields), so that
+    /// re-encoding decoded entries allocates nothing per entry.
+    ///
+    /// # Panics
+    /// As [`push`](Self::push).
+    pub fn push_pairs<'a>(
+        &mut self,
+        ts: i64,
+        line: &[u8],
+        metadata: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+    ) {
         assert!(
             line.len() <= MAX_LINE_LEN,
             "line of {} bytes exceeds MAX_LINE_LEN",
@@ -121,6 +140,26 @@ impl ChunkBuilder {
         if self.lines.len() >= self.target || self.ts.len() >= MAX_BLOCK_ENTRIES {
             self.cut();
         }
+    }
+
+    /// Appends an already encoded block (its bytes, trailing CRC included, and its
+    /// meta) after cutting the open block: compaction copies unchanged blocks this way
+    /// instead of decoding and compressing them again. The block must hold entries
+    /// after every entry pushed so far.
+    pub fn append_block(&mut self, bytes: &[u8], meta: BlockMeta) {
+        self.cut();
+        let mut m = meta;
+        m.offset = self.out.bytes.len() as u64;
+        m.len = bytes.len() as u32;
+        self.out.bytes.extend_from_slice(bytes);
+        let o = &mut self.out;
+        if o.blocks.is_empty() {
+            o.min_ts = m.min_ts;
+        }
+        o.max_ts = m.max_ts;
+        o.entries += u64::from(m.entries);
+        o.raw_bytes += m.raw_bytes;
+        o.blocks.push(m);
     }
 
     fn last_entry(&self) -> Option<(i64, &[u8])> {

@@ -1,5 +1,6 @@
-//! The background thread: interval fsyncs and flushes (on memory pressure, on the
-//! flush interval, and when unflushed data reaches `max_chunk_age`).
+//! The background threads: one for interval fsyncs and flushes (on memory pressure, on
+//! the flush interval, and when unflushed data reaches `max_chunk_age`), one for
+//! scheduled compaction (so a long compaction never delays an fsync).
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -15,6 +16,43 @@ pub(super) fn spawn(inner: &Arc<Inner>) -> Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("logjar-background".into())
         .spawn(move || run(&inner))
+        .map_err(|e| Error::io(std::path::PathBuf::from("<thread>"), e))
+}
+
+/// Starts the compaction thread: a compaction every `compaction_interval` until
+/// shutdown (which also stops a running compaction between blocks).
+pub(super) fn spawn_compactor(inner: &Arc<Inner>) -> Result<JoinHandle<()>> {
+    let inner = inner.clone();
+    std::thread::Builder::new()
+        .name("logjar-compactor".into())
+        .spawn(move || {
+            let every = inner.opts.compaction_interval;
+            let mut last = Instant::now();
+            loop {
+                {
+                    let mut bg = inner.bg.lock();
+                    let left = every.saturating_sub(last.elapsed());
+                    if !bg.shutdown && !left.is_zero() {
+                        inner.bg_cv.wait_for(&mut bg, left);
+                    }
+                    if bg.shutdown {
+                        return;
+                    }
+                }
+                if last.elapsed() < every {
+                    continue;
+                }
+                match inner.compact(super::compact::Mode::Background) {
+                    Ok(r) => log::debug!("background compaction of {}: {r:?}", inner.dir.display()),
+                    Err(Error::Closed(_)) => return,
+                    Err(e) => log::warn!(
+                        "background compaction of {} failed: {e}",
+                        inner.dir.display()
+                    ),
+                }
+                last = Instant::now();
+            }
+        })
         .map_err(|e| Error::io(std::path::PathBuf::from("<thread>"), e))
 }
 

@@ -48,7 +48,7 @@ impl Inner {
             return Ok(());
         };
 
-        let mut manifest = fs.manifest.clone();
+        let mut new_recs: Vec<SegmentRecord> = Vec::new();
         let mut new_segs: Vec<(String, SegRef)> = Vec::new();
         let mut seg_bytes = 0;
         for (head, _) in &frozen {
@@ -59,12 +59,18 @@ impl Inner {
                 if th.streams.is_empty() {
                     continue;
                 }
-                let file_id = fs.manifest.next_file_id;
-                fs.manifest.next_file_id += 1;
+                let file_id = self.alloc_file_id();
                 let (rec, seg) = self.write_segment(file_id, tenant, th)?;
                 seg_bytes += rec.file_bytes;
-                manifest.segments.push(rec);
-                new_segs.push((tenant.clone(), SegRef { seg }));
+                new_segs.push((
+                    tenant.clone(),
+                    SegRef {
+                        seg,
+                        file_id,
+                        order: rec.order,
+                    },
+                ));
+                new_recs.push(rec);
             }
         }
 
@@ -86,25 +92,28 @@ impl Inner {
                 }
                 to_index_file(&tenant, &ix)
             };
-            let file_id = fs.manifest.next_file_id;
-            fs.manifest.next_file_id += 1;
+            let file_id = self.alloc_file_id();
             let path = super::idx_path(&self.dir, file_id);
             ti.write(&path)?;
-            manifest.index_files.retain(|r| r.tenant != tenant);
-            manifest.index_files.push(IndexFileRecord {
-                file_id,
-                tenant: tenant.clone(),
-            });
             new_index_files.push((tenant, ti.streams.len() as u32, file_id));
         }
 
-        manifest.next_file_id = fs.manifest.next_file_id;
-        manifest.wal_checkpoint = checkpoint;
-        manifest.generation += 1;
-        manifest.write(&self.dir)?;
-
-        // Publish.
+        // Switch the manifest and publish, as one step for other manifest writers.
         {
+            let mut ms = self.manifest.lock();
+            let mut manifest = ms.manifest.clone();
+            manifest.segments.extend(new_recs);
+            for (tenant, _, file_id) in &new_index_files {
+                manifest.index_files.retain(|r| &r.tenant != tenant);
+                manifest.index_files.push(IndexFileRecord {
+                    file_id: *file_id,
+                    tenant: tenant.clone(),
+                });
+            }
+            manifest.wal_checkpoint = checkpoint;
+            manifest.generation += 1;
+            manifest.write(&self.dir)?;
+            ms.manifest = manifest;
             let mut view = self.view.write();
             for (tenant, sr) in &new_segs {
                 let tv = view.tenants.entry(tenant.clone()).or_default();
@@ -118,7 +127,6 @@ impl Inner {
                 old_index_files.push(old);
             }
         }
-        fs.manifest = manifest;
         drop(fs);
         self.counters.add_flush(new_segs.len() as u64, seg_bytes);
 
@@ -133,6 +141,15 @@ impl Inner {
             remove_file(&super::idx_path(&self.dir, id));
         }
         Ok(())
+    }
+
+    /// Takes the next file id (made durable by the next manifest write; an id taken
+    /// by a write that never reaches the manifest is simply skipped).
+    pub(super) fn alloc_file_id(&self) -> u64 {
+        let mut ms = self.manifest.lock();
+        let id = ms.manifest.next_file_id;
+        ms.manifest.next_file_id += 1;
+        id
     }
 
     /// Rolls the WAL and moves the live head to the frozen list (no-op when empty).
@@ -210,12 +227,14 @@ impl Inner {
             entries: summary.entries,
             raw_bytes: summary.raw_bytes,
             file_bytes: summary.file_bytes,
+            order: file_id,
         };
         Ok((rec, seg))
     }
 }
 
-/// Adds a segment's chunks to a tenant's per-stream chunk lists.
+/// Adds a segment's chunks to a tenant's per-stream chunk lists; segments must come in
+/// write order (`SegRef::order`).
 pub(super) fn add_segment(segs: &mut TenantSegs, sr: SegRef) {
     let si = segs.segments.len() as u32;
     let streams = sr.seg.streams();

@@ -29,15 +29,18 @@
 //! ```
 
 mod background;
+mod compact;
+mod deletes;
 mod flush;
 mod read;
 mod recover;
 mod stats;
 mod write;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -47,6 +50,8 @@ pub use read::{Direction, EntryIter, SizeIter, Snapshot, StreamIter};
 pub use stats::{Metrics, RecoveryReport, RejectCounts, Stats, TenantStats};
 pub use write::PushReport;
 
+use crate::compaction::CompactionReport;
+use crate::delete::{CompiledDelete, DeleteRequest};
 use crate::entry::StreamEntries;
 use crate::error::Result;
 use crate::head::{CutConfig, Head};
@@ -54,6 +59,7 @@ use crate::index::LabelIndex;
 use crate::lock::DirLock;
 use crate::manifest::Manifest;
 use crate::options::Options;
+use crate::retention::RetentionPolicy;
 use crate::segment::Segment;
 use crate::wal::WalWriter;
 
@@ -63,6 +69,7 @@ use crate::wal::WalWriter;
 pub struct Db {
     inner: Arc<Inner>,
     background: Mutex<Option<JoinHandle<()>>>,
+    compactor: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// Everything the threads of a `Db` share.
@@ -80,6 +87,15 @@ struct Inner {
     sync_cv: Condvar,
     /// Held for the whole of a flush: one flush at a time.
     flush: Mutex<FlushState>,
+    /// The manifest as last written, and what a running compaction is applying. Held
+    /// only while a manifest is written and its change published to the view.
+    manifest: Mutex<ManifestState>,
+    /// Held for the whole of a compaction: one at a time.
+    compaction: Mutex<()>,
+    /// Asks a running compaction to stop (set by close).
+    compact_stop: AtomicBool,
+    /// Retention compiled from the options.
+    policy: Arc<RetentionPolicy>,
     /// Background thread control.
     bg: Mutex<BgState>,
     bg_cv: Condvar,
@@ -139,6 +155,8 @@ struct View {
 struct TenantView {
     index: Arc<RwLock<LabelIndex>>,
     segs: Arc<TenantSegs>,
+    /// Pending delete requests, which every read filters.
+    deletes: Arc<Vec<Arc<CompiledDelete>>>,
 }
 
 /// One tenant's segments and, per stream, its chunks in them (in write order).
@@ -152,6 +170,9 @@ struct TenantSegs {
 #[derive(Debug, Clone)]
 struct SegRef {
     seg: Arc<Segment>,
+    file_id: u64,
+    /// Position in the tenant's write order (see `SegmentRecord::order`).
+    order: u64,
 }
 
 #[derive(Debug, Default)]
@@ -163,9 +184,15 @@ struct SyncState {
 
 #[derive(Debug)]
 struct FlushState {
-    manifest: Manifest,
     /// Per tenant: streams covered by its index file, and that file's id.
     index_files: HashMap<String, (u32, u64)>,
+}
+
+#[derive(Debug)]
+struct ManifestState {
+    manifest: Manifest,
+    /// Delete requests a running compaction is applying: they cannot be cancelled.
+    applying: HashSet<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -194,9 +221,15 @@ impl Db {
         opts.validate()?;
         let inner = Arc::new(recover::open(path.as_ref(), opts)?);
         let bg = background::spawn(&inner)?;
+        let compactor = if inner.opts.compaction_interval.is_zero() {
+            None
+        } else {
+            Some(background::spawn_compactor(&inner)?)
+        };
         Ok(Db {
             inner,
             background: Mutex::new(Some(bg)),
+            compactor: Mutex::new(compactor),
         })
     }
 
@@ -287,6 +320,67 @@ impl Db {
             .collect())
     }
 
+    /// Runs one compaction now (waiting for a running one to finish first) and returns
+    /// what it did: flushes the head, drops segments whose data has all expired,
+    /// rewrites segments holding expired entries or entries of due delete requests,
+    /// and merges runs of small segments (and each stream's small chunks) into larger
+    /// ones. Reads and writes go on meanwhile; they see the old files or the new ones.
+    ///
+    /// ```
+    /// use logjar::{Db, Entry, Labels, Options, entry::StreamEntries};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = Db::open(dir.path(), Options::default()).unwrap();
+    /// let labels = Labels::new([("app", "api")]).unwrap();
+    /// for i in 0..3 {
+    ///     db.push("fake", &[StreamEntries { labels: labels.clone(), entries: vec![Entry::new(i, "x")] }]).unwrap();
+    ///     db.flush().unwrap();
+    /// }
+    /// let r = db.compact().unwrap();
+    /// assert_eq!((r.segments_before, r.segments_after), (3, 1));
+    /// ```
+    pub fn compact(&self) -> Result<CompactionReport> {
+        self.inner.compact(compact::Mode::Explicit)
+    }
+
+    /// Logs a delete request (durable before returning); queries stop returning the
+    /// entries it matches at once, and compaction removes them from disk.
+    ///
+    /// `query` is a log selector with optional line filters (Loki's delete API:
+    /// `{app="api"} |= "secret"`); `start` and `end` are ns, both inclusive. A bad
+    /// query is [`Error::InvalidArgument`](crate::Error::InvalidArgument) with the
+    /// parser's message.
+    ///
+    /// ```
+    /// use logjar::{Db, Direction, Entry, Labels, Options, entry::StreamEntries};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = Db::open(dir.path(), Options::default()).unwrap();
+    /// let labels = Labels::new([("app", "api")]).unwrap();
+    /// db.push("fake", &[StreamEntries { labels, entries: vec![
+    ///     Entry::new(1, "token=secret"), Entry::new(2, "hello"),
+    /// ]}]).unwrap();
+    /// let req = db.delete("fake", r#"{app="api"} |= "secret""#, 0, 10).unwrap();
+    /// let snap = db.snapshot("fake").unwrap();
+    /// let lines: Vec<_> = snap.stream(0, 0, 10, Direction::Forward).map(|e| e.unwrap().line).collect();
+    /// assert_eq!(lines, ["hello"]);
+    /// assert_eq!(db.delete_requests("fake").unwrap()[0].id, req.id);
+    /// assert!(db.delete("fake", "{app=", 0, 10).is_err());
+    /// ```
+    pub fn delete(&self, tenant: &str, query: &str, start: i64, end: i64) -> Result<DeleteRequest> {
+        self.inner.delete(tenant, query, start, end)
+    }
+
+    /// Every delete request of `tenant` (pending, applied and cancelled), by id.
+    pub fn delete_requests(&self, tenant: &str) -> Result<Vec<DeleteRequest>> {
+        self.inner.delete_requests(tenant)
+    }
+
+    /// Cancels a pending delete request: its entries are returned by queries again.
+    /// An unknown id, or a request already applied (or being applied) by compaction, is
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument).
+    pub fn cancel_delete(&self, tenant: &str, id: u64) -> Result<()> {
+        self.inner.cancel_delete(tenant, id)
+    }
+
     /// Per-tenant statistics.
     pub fn stats(&self) -> Stats {
         self.inner.stats()
@@ -312,9 +406,15 @@ impl Db {
         {
             let mut bg = self.inner.bg.lock();
             bg.shutdown = true;
+            self.inner
+                .compact_stop
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             self.inner.bg_cv.notify_all();
         }
         if let Some(h) = self.background.lock().take() {
+            let _ = h.join();
+        }
+        if let Some(h) = self.compactor.lock().take() {
             let _ = h.join();
         }
         let mut w = self.inner.writer.lock();

@@ -22,11 +22,13 @@ use roaring::RoaringBitmap;
 
 use super::{Inner, TenantSegs};
 use crate::chunk::{self, BlockMeta, DecodedBlock, EncodedChunk};
+use crate::delete::{CompiledDelete, StreamDeletes};
 use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::head::{HeadBuf, TenantHead};
 use crate::index::LabelIndex;
 use crate::labels::Labels;
+use crate::retention::RetentionPolicy;
 use crate::segment::Segment;
 use crate::LabelMatcher;
 
@@ -79,13 +81,26 @@ pub struct Snapshot {
     segs: Arc<TenantSegs>,
     /// Frozen heads (oldest first), then the live head.
     heads: Vec<TenantHead>,
+    /// Retention and pending deletes; `None` when neither hides anything.
+    filter: Option<Arc<ReadFilter>>,
+}
+
+/// What a snapshot hides: entries past their retention, entries of pending deletes.
+#[derive(Debug)]
+struct ReadFilter {
+    policy: Arc<RetentionPolicy>,
+    /// Wall-clock time of the snapshot (ns).
+    now: i64,
+    /// The cutoff of every stream when it does not depend on labels.
+    uniform: Option<i64>,
+    deletes: Arc<Vec<Arc<CompiledDelete>>>,
 }
 
 impl Inner {
     pub(super) fn snapshot(&self, tenant: &str) -> Snapshot {
         let view = self.view.read();
-        let (index, segs) = match view.tenants.get(tenant) {
-            Some(tv) => (tv.index.clone(), tv.segs.clone()),
+        let (index, segs, deletes) = match view.tenants.get(tenant) {
+            Some(tv) => (tv.index.clone(), tv.segs.clone(), tv.deletes.clone()),
             None => Default::default(),
         };
         let bound = index.read().len();
@@ -96,12 +111,28 @@ impl Inner {
             .chain(std::iter::once(&view.live))
             .filter_map(|h| h.tenants.get(tenant).cloned())
             .collect();
+        drop(view);
+        let filter = if self.policy.keeps_everything() && deletes.is_empty() {
+            None
+        } else {
+            let now = crate::retention::now_ns();
+            let uniform = self.policy.cutoffs(tenant, now).uniform();
+            (uniform != Some(i64::MIN) || !deletes.is_empty()).then(|| {
+                Arc::new(ReadFilter {
+                    policy: self.policy.clone(),
+                    now,
+                    uniform,
+                    deletes,
+                })
+            })
+        };
         Snapshot {
             tenant: tenant.to_owned(),
             index,
             bound,
             segs,
             heads,
+            filter,
         }
     }
 }
@@ -110,6 +141,34 @@ impl Snapshot {
     /// The tenant.
     pub fn tenant(&self) -> &str {
         &self.tenant
+    }
+
+    /// The retention cutoff of stream `id` when the snapshot was taken: its entries
+    /// with `ts` below it have expired and are not returned (`i64::MIN`: none).
+    pub fn retention_cutoff(&self, id: u32) -> i64 {
+        let Some(f) = &self.filter else {
+            return i64::MIN;
+        };
+        if let Some(c) = f.uniform {
+            return c;
+        }
+        match self.labels(id) {
+            Some(l) => match f.policy.period(&self.tenant, &l) {
+                Some(p) => f.now.saturating_sub(p),
+                None => i64::MIN,
+            },
+            None => i64::MIN,
+        }
+    }
+
+    /// The pending delete requests matching stream `id`, if any.
+    fn stream_deletes(&self, id: u32) -> Option<StreamDeletes> {
+        let f = self.filter.as_ref()?;
+        if f.deletes.is_empty() {
+            return None;
+        }
+        let labels = self.labels(id)?;
+        StreamDeletes::for_stream(&f.deletes, &labels)
     }
 
     /// Streams matching every matcher and having data in `[start, end)`, by id.
@@ -142,6 +201,10 @@ impl Snapshot {
     /// True when stream `id` may have entries in `[start, end)` (judged by chunk
     /// time ranges, without decoding).
     pub fn has_data(&self, id: u32, start: i64, end: i64) -> bool {
+        let start = start.max(self.retention_cutoff(id));
+        if start >= end {
+            return false;
+        }
         let in_segs = self.segs.chunks.get(&id).is_some_and(|refs| {
             refs.iter().any(|&(si, ci)| {
                 let c = &self.segs.segments[si as usize].seg.chunks()[ci as usize];
@@ -199,12 +262,17 @@ impl Snapshot {
     /// The entries of stream `id` with `start <= ts < end`, in `(ts, line)` order (or
     /// reversed), each exact duplicate once. Unknown ids give an empty iterator.
     pub fn stream(&self, id: u32, start: i64, end: i64, dir: Direction) -> StreamIter {
+        let start = start.max(self.retention_cutoff(id));
         let sources = if id < self.bound && start < end {
             self.sources(id, start, end)
         } else {
             Vec::new()
         };
-        StreamIter::new(sources, start, end, dir)
+        let mut it = StreamIter::new(sources, start, end, dir);
+        if !it.pending.is_empty() {
+            it.deletes = self.stream_deletes(id);
+        }
+        it
     }
 
     /// The entries of several streams merged in time order (ties by stream id), as
@@ -221,11 +289,23 @@ impl Snapshot {
     /// with the deduplication of [`Snapshot::stream`], decompressing no line when the
     /// stream's chunks do not overlap in time (the usual case).
     pub fn sizes(&self, id: u32, start: i64, end: i64, dir: Direction) -> SizeIter {
+        let start = start.max(self.retention_cutoff(id));
         let sources = if id < self.bound && start < end {
             self.sources(id, start, end)
         } else {
             Vec::new()
         };
+        let deletes = if sources.is_empty() {
+            None
+        } else {
+            self.stream_deletes(id)
+        };
+        if deletes.as_ref().is_some_and(StreamDeletes::needs_lines) {
+            // A line-filter delete touches the stream: decide on the lines.
+            let mut it = StreamIter::new(sources, start, end, dir);
+            it.deletes = deletes;
+            return SizeIter(SizeInner::Merged(it));
+        }
         let mut spans: Vec<(i64, i64)> = sources.iter().map(Source::bounds).collect();
         spans.sort_unstable();
         let disjoint = spans.windows(2).all(|w| w[0].1 < w[1].0);
@@ -241,9 +321,12 @@ impl Snapshot {
                 start,
                 end,
                 dir,
+                deletes,
             })
         } else {
-            SizeIter(SizeInner::Merged(StreamIter::new(sources, start, end, dir)))
+            let mut it = StreamIter::new(sources, start, end, dir);
+            it.deletes = deletes;
+            SizeIter(SizeInner::Merged(it))
         }
     }
 }
@@ -445,6 +528,8 @@ pub struct StreamIter {
     heap: BinaryHeap<Pending>,
     last: Option<(i64, Bytes)>,
     failed: bool,
+    /// Pending delete requests matching the stream.
+    deletes: Option<StreamDeletes>,
 }
 
 impl StreamIter {
@@ -469,6 +554,7 @@ impl StreamIter {
             heap: BinaryHeap::new(),
             last: None,
             failed: false,
+            deletes: None,
         }
     }
 
@@ -517,6 +603,11 @@ impl StreamIter {
                 continue;
             }
             self.last = Some((top.entry.ts, top.entry.line.clone()));
+            if let Some(d) = &mut self.deletes {
+                if d.deleted(top.entry.ts, &top.entry.line, &top.entry.metadata) {
+                    continue;
+                }
+            }
             return Ok(Some(top.entry));
         }
     }
@@ -618,6 +709,8 @@ enum SizeInner {
         start: i64,
         end: i64,
         dir: Direction,
+        /// Pending deletes without line filters (decided on timestamps alone).
+        deletes: Option<StreamDeletes>,
     },
     /// Overlapping sources: the full merge, reduced to sizes.
     Merged(StreamIter),
@@ -676,6 +769,7 @@ impl Iterator for SizeIter {
                 start,
                 end,
                 dir,
+                deletes,
             } => loop {
                 if current.is_none() {
                     let src = sources.next()?;
@@ -699,6 +793,7 @@ impl Iterator for SizeIter {
                 }
                 let cur = current.as_mut()?;
                 match cur.next(*start, *end, *dir) {
+                    Ok(Some(x)) if deletes.as_ref().is_some_and(|d| d.deleted_ts(x.0)) => {}
                     Ok(Some(x)) => return Some(Ok(x)),
                     Ok(None) => *current = None,
                     Err(e) => {

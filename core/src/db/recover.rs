@@ -12,9 +12,10 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::flush::{add_segment, newest_per_stream, remove_file, sync_handle};
 use super::{
-    BgState, FlushState, Inner, RecoveryReport, SegRef, SyncState, TenantSegs, TenantView, View,
-    Writer, WriterTenant,
+    BgState, FlushState, Inner, ManifestState, RecoveryReport, SegRef, SyncState, TenantSegs,
+    TenantView, View, Writer, WriterTenant,
 };
+use crate::delete::{CompiledDelete, DeleteStatus};
 use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::index::LabelIndex;
@@ -23,6 +24,7 @@ use crate::labels::Labels;
 use crate::lock::DirLock;
 use crate::manifest::Manifest;
 use crate::options::Options;
+use crate::retention::RetentionPolicy;
 use crate::segment::Segment;
 use crate::wal::{self, WalRecord, WalWriter};
 
@@ -83,7 +85,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
 
     // Segments (footers only), grouped per tenant in file id order.
     let mut records = manifest.segments.clone();
-    records.sort_by_key(|r| r.file_id);
+    records.sort_by_key(|r| (r.order, r.file_id));
     let mut segs: HashMap<String, TenantSegs> = HashMap::new();
     for r in &records {
         let path = super::seg_path(dir, r.file_id);
@@ -99,7 +101,11 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
                 ),
             ));
         }
-        let sr = SegRef { seg: Arc::new(seg) };
+        let sr = SegRef {
+            seg: Arc::new(seg),
+            file_id: r.file_id,
+            order: r.order,
+        };
         add_segment(segs.entry(r.tenant.clone()).or_default(), sr);
     }
 
@@ -132,10 +138,32 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
         }
     }
 
+    // Pending delete requests, compiled for the read filters.
+    let mut pending: HashMap<String, Vec<Arc<CompiledDelete>>> = HashMap::new();
+    for d in &manifest.deletes {
+        if d.request.status == DeleteStatus::Pending {
+            let c = CompiledDelete::new(&d.request).map_err(|e| {
+                Error::corrupt(
+                    dir.join(crate::manifest::FILE_NAME),
+                    0,
+                    format!("delete request {} does not parse: {e}", d.request.id),
+                )
+            })?;
+            pending
+                .entry(d.request.tenant.clone())
+                .or_default()
+                .push(Arc::new(c));
+        }
+    }
+    for t in pending.keys() {
+        indexes.entry(t.clone()).or_default();
+    }
+
     let mut writer_tenants: HashMap<String, WriterTenant> = HashMap::new();
     let mut tenants: HashMap<String, TenantView> = HashMap::new();
     for (tenant, ix) in indexes {
         let ts = segs.remove(&tenant).unwrap_or_default();
+        let deletes = Arc::new(pending.remove(&tenant).unwrap_or_default());
         let mut wt = WriterTenant::default();
         for (id, ts_max) in newest_per_stream(&ts) {
             wt.observe(id, ts_max);
@@ -146,6 +174,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
             TenantView {
                 index: Arc::new(RwLock::new(ix)),
                 segs: Arc::new(ts),
+                deletes,
             },
         );
     }
@@ -164,9 +193,17 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
     }
     let wal_writer = WalWriter::create(&wal_dir, max_seq.max(1))?;
     let sync_file = Arc::new(sync_handle(wal_writer.path())?);
+    let policy = Arc::new(RetentionPolicy::new(&opts)?);
     let inner = Inner {
         dir: dir.to_path_buf(),
         opts,
+        manifest: Mutex::new(ManifestState {
+            manifest,
+            applying: Default::default(),
+        }),
+        compaction: Mutex::new(()),
+        compact_stop: Default::default(),
+        policy,
         _lock: lock,
         writer: Mutex::new(Writer {
             wal: wal_writer,
@@ -182,10 +219,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
         }),
         sync: Mutex::new(SyncState::default()),
         sync_cv: Condvar::new(),
-        flush: Mutex::new(FlushState {
-            manifest,
-            index_files,
-        }),
+        flush: Mutex::new(FlushState { index_files }),
         bg: Mutex::new(BgState::default()),
         bg_cv: Condvar::new(),
         counters: Default::default(),

@@ -191,6 +191,8 @@ pub struct TenantStats {
     pub oldest: Option<i64>,
     /// Timestamp of the newest entry.
     pub newest: Option<i64>,
+    /// Delete requests not yet applied by compaction.
+    pub pending_deletes: u64,
 }
 
 /// Statistics of the database.
@@ -219,26 +221,43 @@ pub struct RecoveryReport {
 
 impl Inner {
     pub(super) fn stats(&self) -> Stats {
+        let now = crate::retention::now_ns();
         let view = self.view.read();
         let mut tenants: Vec<TenantStats> = Vec::new();
         for (name, tv) in &view.tenants {
+            let cutoffs = self.policy.cutoffs(name, now);
             let mut t = TenantStats {
                 tenant: name.clone(),
                 streams: u64::from(tv.index.read().len()),
                 segments: tv.segs.segments.len() as u64,
+                pending_deletes: tv.deletes.len() as u64,
                 ..TenantStats::default()
             };
-            let mut widen = |lo: i64, hi: i64| {
+            // Oldest and newest count visible data only: a chunk past its stream's
+            // retention cutoff is left out, and the oldest is at least the cutoff.
+            let widen_cut = |lo: i64, hi: i64, cut: i64, t: &mut TenantStats| {
+                if hi < cut {
+                    return;
+                }
+                let lo = lo.max(cut);
                 t.oldest = Some(t.oldest.map_or(lo, |o| o.min(lo)));
                 t.newest = Some(t.newest.map_or(hi, |n| n.max(hi)));
             };
             for s in &tv.segs.segments {
                 t.disk_bytes += s.seg.file_bytes();
+                let cuts: Vec<i64> = s
+                    .seg
+                    .streams()
+                    .iter()
+                    .map(|st| cutoffs.cutoff(&st.labels))
+                    .collect();
                 for c in s.seg.chunks() {
                     t.chunks += 1;
                     t.entries += c.entries;
                     t.raw_bytes += c.raw_bytes;
-                    widen(c.min_ts, c.max_ts);
+                    if c.entries > 0 {
+                        widen_cut(c.min_ts, c.max_ts, cuts[c.stream as usize], &mut t);
+                    }
                 }
             }
             let heads = view
@@ -246,18 +265,24 @@ impl Inner {
                 .iter()
                 .map(|(h, _)| &**h)
                 .chain(std::iter::once(&view.live));
+            let ix = tv.index.read();
             for h in heads {
                 if let Some(th) = h.tenants.get(name) {
-                    for s in th.streams.values() {
+                    for (id, s) in &th.streams {
                         t.chunks += s.chunks.len() as u64;
                         t.entries += s.entries();
                         t.raw_bytes += s.raw_bytes();
                         if let Some((lo, hi)) = s.time_range() {
-                            widen(lo, hi);
+                            let cut = match cutoffs.uniform() {
+                                Some(c) => c,
+                                None => ix.labels(*id).map_or(i64::MIN, |l| cutoffs.cutoff(l)),
+                            };
+                            widen_cut(lo, hi, cut, &mut t);
                         }
                     }
                 }
             }
+            drop(ix);
             tenants.push(t);
         }
         tenants.sort_by(|a, b| a.tenant.cmp(&b.tenant));
