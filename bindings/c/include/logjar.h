@@ -477,6 +477,66 @@ const char *logjar_last_error(void);
 int32_t logjar_last_error_code(void);
 
 /*
+ Runs one compaction now (waiting for a running one to finish first): flushes what
+ is in memory, drops expired segments, rewrites segments holding expired or deleted
+ entries, and merges small segments. Reads and writes go on meanwhile. When
+ `out_json` is not NULL it receives the report, a JSON object:
+ `{"segments_before":3,"segments_after":1,"bytes_before":…,"bytes_after":…,
+ "entries_expired":0,"entries_deleted":0,"deletes_applied":0,"duration_ms":…,…}`.
+
+ Ownership: `*out_json` belongs to the caller, who frees it with `logjar_string_free`.
+
+ # Safety
+ `db` is NULL or a handle from `logjar_open`; `out_json` is NULL or writable.
+ */
+int32_t logjar_compact(logjar_db *db, char **out_json);
+
+/*
+ Logs a delete request for `tenant`'s entries matching `query` (a log selector with
+ optional line filters, as Loki's delete API: `{app="api"} |= "secret"`) with
+ timestamps in `[start_ns, end_ns]` (both inclusive). It is durable when this returns;
+ queries stop returning those entries at once, and compaction removes them from
+ disk. A query that does not parse is `LOGJAR_ERR_INVALID_ARGUMENT` with the parser's
+ message. When `out_id` is not NULL it receives the request's id (from 1), for
+ `logjar_cancel_delete`.
+
+ # Safety
+ `db` is NULL or a handle from `logjar_open`; the strings are NULL or NUL-terminated;
+ `out_id` is NULL or writable.
+ */
+int32_t logjar_delete(logjar_db *db,
+                      const char *tenant,
+                      const char *query,
+                      int64_t start_ns,
+                      int64_t end_ns,
+                      uint64_t *out_id);
+
+/*
+ Writes every delete request of `tenant` (pending, applied and cancelled), by id, as
+ a JSON array to `*out_json`:
+ `[{"id":1,"tenant":"fake","query":"{app=\"api\"}","start":0,"end":10,"created":…,"status":"pending"},…]`.
+
+ Ownership: `*out_json` belongs to the caller, who frees it with `logjar_string_free`.
+
+ # Safety
+ `db` is NULL or a handle from `logjar_open`; `tenant` is NULL or NUL-terminated;
+ `out_json` is NULL or writable.
+ */
+int32_t logjar_delete_requests_json(logjar_db *db,
+                                    const char *tenant,
+                                    char **out_json);
+
+/*
+ Cancels pending delete request `id` of `tenant`: its entries are returned by queries
+ again. An unknown id, or a request already applied (or being applied) by compaction,
+ is `LOGJAR_ERR_INVALID_ARGUMENT`.
+
+ # Safety
+ `db` is NULL or a handle from `logjar_open`; `tenant` is NULL or NUL-terminated.
+ */
+int32_t logjar_cancel_delete(logjar_db *db, const char *tenant, uint64_t id);
+
+/*
  Writes `n_streams` streams to `tenant` (NULL: the default tenant `fake`) as one
  batch, all or nothing: bad labels, a NULL array with a non-zero count, or metadata
  that is not UTF-8 give `LOGJAR_ERR_INVALID_ARGUMENT`, an entry over a limit

@@ -14,6 +14,7 @@ mod args;
 mod cancel;
 mod db;
 mod error;
+mod maintain;
 mod push;
 mod registry;
 mod result;
@@ -27,6 +28,9 @@ pub use db::{
     logjar_series_json,
 };
 pub use error::*;
+pub use maintain::{
+    logjar_cancel_delete, logjar_compact, logjar_delete, logjar_delete_requests_json,
+};
 pub use push::{logjar_label, logjar_push, logjar_push_lenient, logjar_push_report, logjar_stream};
 pub use result::{
     logjar_entry, logjar_point, logjar_query, logjar_query_stats, logjar_result,

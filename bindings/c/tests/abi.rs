@@ -338,3 +338,44 @@ fn tail_returns_each_entry_once_across_equal_timestamps() {
         assert_eq!(logjar_tail_close(sub), LOGJAR_ERR_CLOSED);
     }
 }
+
+#[test]
+fn delete_hides_entries_and_compaction_applies_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open(dir.path());
+    let s = StreamData::new(&[("app", "d")], &[(1, b"secret=1"), (2, b"ok")]);
+    assert_eq!(push(db, null(), &[s.stream()]).0, LOGJAR_OK);
+    let q = c(r#"{app="d"} |= "secret""#);
+    let mut id = 0u64;
+    // SAFETY: a live handle, valid strings, writable out pointer.
+    let rc = unsafe { logjar_delete(db, null(), q.as_ptr(), 0, 10, &mut id) };
+    assert_eq!((rc, id), (LOGJAR_OK, 1));
+    let r = query(db, r#"{"query":"{app=\"d\"}","start":0,"end":10}"#).expect("query");
+    assert_eq!(streams(r)[0].1, vec![(2, b"ok".to_vec())]);
+    let mut json = null_mut();
+    // SAFETY: live handles, writable outputs; strings freed once.
+    unsafe {
+        logjar_result_free(r);
+        assert_eq!(logjar_compact(db, &mut json), LOGJAR_OK);
+        let report = CStr::from_ptr(json).to_str().expect("utf-8").to_owned();
+        logjar_string_free(json);
+        assert!(report.contains(r#""entries_deleted":1"#), "{report}");
+        assert_eq!(
+            logjar_delete_requests_json(db, null(), &mut json),
+            LOGJAR_OK
+        );
+        let reqs = CStr::from_ptr(json).to_str().expect("utf-8").to_owned();
+        logjar_string_free(json);
+        assert!(reqs.contains(r#""status":"applied""#), "{reqs}");
+        assert_eq!(
+            logjar_cancel_delete(db, null(), 1),
+            LOGJAR_ERR_INVALID_ARGUMENT
+        );
+        let bad = c("{app=");
+        assert_eq!(
+            logjar_delete(db, null(), bad.as_ptr(), 0, 1, null_mut()),
+            LOGJAR_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(logjar_close(db), LOGJAR_OK);
+    }
+}

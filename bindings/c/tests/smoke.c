@@ -1,5 +1,6 @@
 /* Drives the C ABI as a C host would: open, push (Loki JSON and typed arrays), query
- * (Loki JSON and result handles of every type), labels, series, tail, errors (NULL,
+ * (Loki JSON and result handles of every type), labels, series, tail, deletes,
+ * compaction, errors (NULL,
  * bad UTF-8, closed handles), cancellation, limits, many threads, close. Run by scripts/test-all under valgrind:
  *   cc -o smoke bindings/c/tests/smoke.c -Ibindings/c/include target/debug/liblogjar_c.a -lpthread -ldl -lm
  *   ./smoke DIR
@@ -417,6 +418,7 @@ static void test_closed_handle(const char *dir) {
     logjar_result *r2 = NULL;
     CHECK(logjar_query(db, NULL, "{\"query\":\"{a=\\\"b\\\"}\"}", NULL, &r2) == LOGJAR_ERR_CLOSED);
     CHECK(logjar_close(db) == LOGJAR_ERR_CLOSED);
+    CHECK(logjar_compact(db, NULL) == LOGJAR_ERR_CLOSED);
     logjar_result *t = NULL;
     CHECK(logjar_tail_poll(sub, 0, &t) == LOGJAR_ERR_CLOSED);
     CHECK(logjar_tail_close(sub) == LOGJAR_OK);
@@ -425,6 +427,51 @@ static void test_closed_handle(const char *dir) {
     size_t ne = 0;
     CHECK(logjar_result_entries(r, 0, &e, &ne) == LOGJAR_OK && ne == 1 && line_is(&e[0], "kept"));
     CHECK(logjar_result_free(r) == LOGJAR_OK);
+}
+
+/* Deletes hide entries at once and compaction removes them; cancelled deletes stop
+ * hiding; compaction reports what it did. */
+static void test_compact_delete(logjar_db *db) {
+    CHECK(push(db, "del", "{\"streams\":[{\"stream\":{\"app\":\"del\"},\"values\":["
+                          "[\"100\",\"token=secret\"],[\"200\",\"hello\"],[\"300\",\"token=other\"]]}]}") ==
+          LOGJAR_OK);
+    uint64_t id = 0, id2 = 0;
+    CHECK(logjar_delete(db, "del", "{app=\"del\"} |= \"secret\"", 0, 1000, &id) == LOGJAR_OK && id >= 1);
+    CHECK(logjar_delete(db, "del", "{app=\"del\"} |= \"other\"", 0, 1000, &id2) == LOGJAR_OK && id2 > id);
+    CHECK(logjar_cancel_delete(db, "del", id2) == LOGJAR_OK);
+    logjar_result *r = NULL;
+    size_t n = 0;
+    const logjar_entry *e = NULL;
+    size_t ne = 0;
+    CHECK(logjar_query(db, "del", "{\"query\":\"{app=\\\"del\\\"}\",\"start\":0,\"end\":1000,\"direction\":\"forward\"}",
+                       NULL, &r) == LOGJAR_OK);
+    CHECK(logjar_result_len(r, &n) == LOGJAR_OK && n == 1);
+    CHECK(logjar_result_entries(r, 0, &e, &ne) == LOGJAR_OK && ne == 2 && line_is(&e[0], "hello") &&
+          line_is(&e[1], "token=other"));
+    logjar_result_free(r);
+
+    char *json = NULL;
+    CHECK(logjar_delete_requests_json(db, "del", &json) == LOGJAR_OK && json != NULL &&
+          strstr(json, "\"status\":\"pending\"") != NULL && strstr(json, "\"status\":\"cancelled\"") != NULL);
+    logjar_string_free(json);
+
+    json = NULL;
+    CHECK(logjar_compact(db, &json) == LOGJAR_OK && json != NULL && strstr(json, "\"entries_deleted\":1") != NULL &&
+          strstr(json, "\"deletes_applied\":1") != NULL);
+    logjar_string_free(json);
+    CHECK(logjar_compact(db, NULL) == LOGJAR_OK);
+    json = NULL;
+    CHECK(logjar_delete_requests_json(db, "del", &json) == LOGJAR_OK && json != NULL &&
+          strstr(json, "\"status\":\"applied\"") != NULL);
+    logjar_string_free(json);
+
+    /* Errors: a bad delete query, an unknown or applied id, NULL arguments. */
+    CHECK(logjar_delete(db, "del", "{app=", 0, 1, &id) == LOGJAR_ERR_INVALID_ARGUMENT);
+    CHECK(logjar_delete(db, "del", NULL, 0, 1, &id) == LOGJAR_ERR_INVALID_ARGUMENT);
+    CHECK(logjar_cancel_delete(db, "del", 999999) == LOGJAR_ERR_INVALID_ARGUMENT);
+    CHECK(logjar_cancel_delete(db, "del", id) == LOGJAR_ERR_INVALID_ARGUMENT);
+    CHECK(logjar_delete_requests_json(db, "del", NULL) == LOGJAR_ERR_INVALID_ARGUMENT);
+    CHECK(logjar_compact(NULL, NULL) == LOGJAR_ERR_INVALID_ARGUMENT);
 }
 
 enum { THREADS = 8, ROUNDS = 25 };
@@ -498,6 +545,7 @@ int main(int argc, char **argv) {
     test_typed_push_and_results(db);
     test_typed_push_errors(db);
     test_tail(db);
+    test_compact_delete(db);
     test_threads(db);
     CHECK(logjar_close(db) == LOGJAR_OK);
 
