@@ -54,8 +54,9 @@ type PushReport struct {
 // Push writes streams to tenant ("" means the default tenant "fake") as one batch, all
 // or nothing: bad labels give ErrInvalidArgument, an entry over a limit ErrLimit, and
 // then nothing is written. It returns once the batch is as durable as the Sync option
-// says. The data goes to logjar through the typed C push (no JSON): labels, times and
-// lines are copied into one C buffer per call.
+// says. ctx is checked before the push starts; a push is not interrupted. The data goes
+// to logjar through the typed C push (no JSON): labels, times and lines are copied into
+// one C buffer per call, and the streams stay the caller's.
 func (db *DB) Push(ctx context.Context, tenant string, streams []Stream) (PushReport, error) {
 	if err := ctx.Err(); err != nil {
 		return PushReport{}, err
