@@ -2,6 +2,14 @@
 // logs"), in a Go program through its C ABI (cgo over the static library built by
 // `cargo build -p logjar-c`; run `go generate` in this directory first).
 //
+// The typed API: Open, DB.Push (streams of entries, through the C ABI's typed push,
+// no JSON), DB.Query (Streams, Matrix, Vector or Scalar results read through the C
+// result accessors), DB.Tail (entries on a channel), DB.Labels, DB.LabelValues,
+// DB.Series, DB.Compact and DB.Delete. Beside it, the bindings' common surface:
+// DB.PushLokiJSON and DB.QueryLokiJSON take and give Loki's JSON bodies. Errors are
+// *Error values whose kind is matched with errors.Is (ErrBadQuery, ErrLimit, …).
+// docs/go.md in the repository is the guide.
+//
 // A DB is safe for concurrent use by many goroutines. Close it when done; a finalizer
 // closes a DB that was dropped without Close.
 package logjar

@@ -78,6 +78,26 @@
 #define LOGJAR_ERR_OTHER 99
 
 /*
+ `logjar_result_type`: a log query's streams of entries.
+ */
+#define LOGJAR_RESULT_STREAMS 1
+
+/*
+ `logjar_result_type`: a range metric query's series of points.
+ */
+#define LOGJAR_RESULT_MATRIX 2
+
+/*
+ `logjar_result_type`: an instant metric query's samples (one point per series).
+ */
+#define LOGJAR_RESULT_VECTOR 3
+
+/*
+ `logjar_result_type`: a scalar (an instant query of a number expression).
+ */
+#define LOGJAR_RESULT_SCALAR 4
+
+/*
  A cancellation token (opaque). Created by `logjar_cancel_new`, freed by
  `logjar_cancel_free`; `logjar_cancel_trigger` may be called from any thread, any
  number of times, while queries holding the token run.
@@ -89,9 +109,174 @@ typedef struct logjar_cancel logjar_cancel;
 
  Thread safety: one handle may be used from any number of threads at once (pushes,
  queries, flushes run concurrently). `logjar_close` must not race with other calls
- on the same handle: after it returns, the pointer is dangling.
+ on the same handle. A handle used after `logjar_close` gives `LOGJAR_ERR_CLOSED`.
  */
 typedef struct logjar_db logjar_db;
+
+/*
+ A query result (opaque). Created by `logjar_query` or `logjar_tail_poll`, freed by
+ `logjar_result_free`. Read-only: one result may be read from many threads at once.
+ It does not depend on the database handle, which may be closed first.
+ */
+typedef struct logjar_result logjar_result;
+
+/*
+ A tail subscription (opaque): follows a log query on one database handle. Created
+ by `logjar_tail_open`, freed by `logjar_tail_close` (before the database handle is
+ closed). Polls of one subscription are serialized; different subscriptions may be
+ polled from different threads at once.
+ */
+typedef struct logjar_tail logjar_tail;
+
+/*
+ A name/value pair: a stream label, a metadata pair, or (in results) a result label.
+ Both strings are NUL-terminated UTF-8.
+
+ Ownership: in arguments, the strings stay the caller's; in results, they belong to
+ the result handle and stay valid until `logjar_result_free`.
+ */
+typedef struct {
+  /*
+   The name (`app`).
+   */
+  const char *name;
+  /*
+   The value (`api`).
+   */
+  const char *value;
+} logjar_label;
+
+/*
+ The entries of one stream, for `logjar_push`: parallel arrays of `n_entries`
+ timestamps, line pointers and line lengths, plus optional structured metadata.
+
+ Ownership: every pointer stays the caller's and only needs to be valid during the
+ `logjar_push` call; logjar copies what it keeps.
+ */
+typedef struct {
+  /*
+   The stream's labels (`n_labels` pairs, in any order; at least one non-empty value).
+   */
+  const logjar_label *labels;
+  /*
+   Number of labels.
+   */
+  size_t n_labels;
+  /*
+   `n_entries` timestamps, Unix nanoseconds, in any order.
+   */
+  const int64_t *timestamps;
+  /*
+   `n_entries` line pointers; line `i` is `line_lens[i]` bytes at `lines[i]` (any
+   bytes, no NUL needed; NULL is allowed when its length is 0).
+   */
+  const uint8_t *const *lines;
+  /*
+   `n_entries` line lengths in bytes.
+   */
+  const size_t *line_lens;
+  /*
+   Number of entries (0 pushes nothing for this stream).
+   */
+  size_t n_entries;
+  /*
+   NULL when no entry has structured metadata; otherwise `n_entries` counts, entry
+   `i` having `metadata_counts[i]` pairs.
+   */
+  const size_t *metadata_counts;
+  /*
+   The metadata pairs of all entries back to back, in entry order (as many as the
+   counts add up to). Ignored when `metadata_counts` is NULL.
+   */
+  const logjar_label *metadata;
+} logjar_stream;
+
+/*
+ What a push wrote (`logjar_push`, `logjar_push_lenient`).
+ */
+typedef struct {
+  /*
+   Entries written.
+   */
+  uint64_t accepted;
+  /*
+   Exact duplicates (same stream, timestamp and line as a stored entry), stored once.
+   */
+  uint64_t duplicates;
+  /*
+   Entries skipped by a limit (`logjar_push_lenient` only; 0 after `logjar_push`).
+   */
+  uint64_t rejected;
+  /*
+   Line bytes written.
+   */
+  uint64_t bytes;
+} logjar_push_report;
+
+/*
+ One entry of a stream: its timestamp and its line.
+
+ Ownership: `line` belongs to the result handle and stays valid until
+ `logjar_result_free`; it is `line_len` bytes of UTF-8, not NUL-terminated.
+ */
+typedef struct {
+  /*
+   Unix nanoseconds.
+   */
+  int64_t ts;
+  /*
+   The line's bytes.
+   */
+  const uint8_t *line;
+  /*
+   The line's length in bytes.
+   */
+  size_t line_len;
+} logjar_entry;
+
+/*
+ One point of a series: evaluation time and value.
+ */
+typedef struct {
+  /*
+   Evaluation time, Unix nanoseconds (a whole number of milliseconds, as in Loki).
+   */
+  int64_t ts;
+  /*
+   The value (may be NaN or ±Inf).
+   */
+  double value;
+} logjar_point;
+
+/*
+ What a query cost (Loki's `stats` names in the comments).
+ */
+typedef struct {
+  /*
+   Wall time of the query in nanoseconds (`execTime`).
+   */
+  uint64_t exec_time_ns;
+  /*
+   Entries read from storage before any filter (`totalLinesProcessed`).
+   */
+  uint64_t lines_processed;
+  /*
+   Their line bytes (`totalBytesProcessed`).
+   */
+  uint64_t bytes_processed;
+  /*
+   Entries the line filters kept (`totalPostFilterLines`).
+   */
+  uint64_t post_filter_lines;
+  /*
+   Streams the selectors matched.
+   */
+  uint64_t streams_selected;
+  /*
+   Entries, series, samples or 1 (scalar) returned (`totalEntriesReturned`).
+   */
+  uint64_t entries_returned;
+} logjar_query_stats;
 
 #ifdef __cplusplus
 extern "C" {
@@ -159,10 +344,14 @@ int32_t logjar_open(const char *path, const char *options_json, logjar_db **out)
 /*
  Closes the database: stops its background work, syncs the WAL and releases the
  directory lock, then frees the handle (even when closing reports an error). NULL is
- a no-op. The handle must not be used again, nor concurrently with this call.
+ a no-op; a handle closed before gives `LOGJAR_ERR_CLOSED`. Close the tail
+ subscriptions of the handle first (their polls give `LOGJAR_ERR_CLOSED` after this);
+ result handles do not depend on the database and stay readable. The handle must not
+ be used concurrently with this call.
 
  # Safety
- `db` is NULL or a live handle from `logjar_open`, not closed before.
+ `db` is NULL, a handle from `logjar_open`, or one closed before; no other thread
+ uses it during the call.
  */
 int32_t logjar_close(logjar_db *db);
 
@@ -286,6 +475,303 @@ const char *logjar_last_error(void);
  when the last call succeeded.
  */
 int32_t logjar_last_error_code(void);
+
+/*
+ Runs one compaction now (waiting for a running one to finish first): flushes what
+ is in memory, drops expired segments, rewrites segments holding expired or deleted
+ entries, and merges small segments. Reads and writes go on meanwhile. When
+ `out_json` is not NULL it receives the report, a JSON object:
+ `{"segments_before":3,"segments_after":1,"bytes_before":…,"bytes_after":…,
+ "entries_expired":0,"entries_deleted":0,"deletes_applied":0,"duration_ms":…,…}`.
+
+ Ownership: `*out_json` belongs to the caller, who frees it with `logjar_string_free`.
+
+ # Safety
+ `db` is NULL or a handle from `logjar_open`; `out_json` is NULL or writable.
+ */
+int32_t logjar_compact(logjar_db *db, char **out_json);
+
+/*
+ Logs a delete request for `tenant`'s entries matching `query` (a log selector with
+ optional line filters, as Loki's delete API: `{app="api"} |= "secret"`) with
+ timestamps in `[start_ns, end_ns]` (both inclusive). It is durable when this returns;
+ queries stop returning those entries at once, and compaction removes them from
+ disk. A query that does not parse is `LOGJAR_ERR_INVALID_ARGUMENT` with the parser's
+ message. When `out_id` is not NULL it receives the request's id (from 1), for
+ `logjar_cancel_delete`.
+
+ # Safety
+ `db` is NULL or a handle from `logjar_open`; the strings are NULL or NUL-terminated;
+ `out_id` is NULL or writable.
+ */
+int32_t logjar_delete(logjar_db *db,
+                      const char *tenant,
+                      const char *query,
+                      int64_t start_ns,
+                      int64_t end_ns,
+                      uint64_t *out_id);
+
+/*
+ Writes every delete request of `tenant` (pending, applied and cancelled), by id, as
+ a JSON array to `*out_json`:
+ `[{"id":1,"tenant":"fake","query":"{app=\"api\"}","start":0,"end":10,"created":…,"status":"pending"},…]`.
+
+ Ownership: `*out_json` belongs to the caller, who frees it with `logjar_string_free`.
+
+ # Safety
+ `db` is NULL or a handle from `logjar_open`; `tenant` is NULL or NUL-terminated;
+ `out_json` is NULL or writable.
+ */
+int32_t logjar_delete_requests_json(logjar_db *db,
+                                    const char *tenant,
+                                    char **out_json);
+
+/*
+ Cancels pending delete request `id` of `tenant`: its entries are returned by queries
+ again. An unknown id, or a request already applied (or being applied) by compaction,
+ is `LOGJAR_ERR_INVALID_ARGUMENT`.
+
+ # Safety
+ `db` is NULL or a handle from `logjar_open`; `tenant` is NULL or NUL-terminated.
+ */
+int32_t logjar_cancel_delete(logjar_db *db, const char *tenant, uint64_t id);
+
+/*
+ Writes `n_streams` streams to `tenant` (NULL: the default tenant `fake`) as one
+ batch, all or nothing: bad labels, a NULL array with a non-zero count, or metadata
+ that is not UTF-8 give `LOGJAR_ERR_INVALID_ARGUMENT`, an entry over a limit
+ `LOGJAR_ERR_LIMIT`, and then nothing is written. Lines may be any bytes. Returns once
+ the batch is as durable as the `sync` option says. `report` may be NULL; otherwise
+ it receives what was written.
+
+ ```c
+ logjar_label labels[] = {{"app", "api"}, {"env", "prod"}};
+ int64_t ts[] = {1000000000, 2000000000};
+ const uint8_t *lines[] = {(const uint8_t *)"GET /a 200", (const uint8_t *)"GET /b 500"};
+ size_t lens[] = {10, 10};
+ logjar_stream s = {labels, 2, ts, lines, lens, 2, NULL, NULL};
+ int32_t rc = logjar_push(db, NULL, &s, 1, NULL);
+ ```
+
+ Ownership: every argument stays the caller's and may be freed when the call
+ returns; logjar copies what it keeps.
+
+ # Safety
+ `db` is NULL or a handle from `logjar_open`; `tenant` is NULL or NUL-terminated;
+ `streams` points to `n_streams` descriptions whose arrays hold what their counts
+ say and whose strings are NUL-terminated; `report` is NULL or writable.
+ */
+int32_t logjar_push(logjar_db *db,
+                    const char *tenant,
+                    const logjar_stream *streams,
+                    size_t n_streams,
+                    logjar_push_report *report);
+
+/*
+ As `logjar_push`, but the way Loki ingests: entries that break a limit are skipped
+ and counted in `report->rejected`, the rest is written. Only bad arguments, the
+ tenant's rate limit or a storage failure fail the whole call.
+
+ Ownership: as `logjar_push`.
+
+ # Safety
+ As `logjar_push`.
+ */
+int32_t logjar_push_lenient(logjar_db *db,
+                            const char *tenant,
+                            const logjar_stream *streams,
+                            size_t n_streams,
+                            logjar_push_report *report);
+
+/*
+ Runs a query given as the request JSON of the bindings' common surface (as
+ `logjar_query_loki_json`) and writes a result handle to `*out`, read with the
+ `logjar_result_*` accessors or as JSON with `logjar_result_loki_json`. `cancel` may
+ be NULL; otherwise `logjar_cancel_trigger(cancel)` from another thread stops the
+ query with `LOGJAR_ERR_CANCELLED`.
+
+ ```c
+ logjar_result *r = NULL;
+ if (logjar_query(db, NULL, "{\"query\":\"{app=\\\"api\\\"}\",\"start\":0,\"end\":2000000000}",
+                  NULL, &r) == LOGJAR_OK) {
+     size_t n = 0;
+     logjar_result_len(r, &n);
+     for (size_t i = 0; i < n; i++) {
+         const logjar_entry *e; size_t ne;
+         logjar_result_entries(r, i, &e, &ne);
+         for (size_t j = 0; j < ne; j++) printf("%.*s\n", (int)e[j].line_len, e[j].line);
+     }
+     logjar_result_free(r);
+ }
+ ```
+
+ Ownership: `*out` belongs to the caller, who frees it with `logjar_result_free`;
+ `cancel` stays the caller's and must outlive the call.
+
+ # Safety
+ `db` is NULL or a handle from `logjar_open`; the strings are NULL or NUL-terminated;
+ `cancel` is NULL or a live token; `out` is NULL or writable.
+ */
+int32_t logjar_query(logjar_db *db,
+                     const char *tenant,
+                     const char *request_json,
+                     const logjar_cancel *cancel,
+                     logjar_result **out);
+
+/*
+ Frees a result and everything its accessors returned. NULL is a no-op; a result
+ freed before gives `LOGJAR_ERR_CLOSED`.
+
+ # Safety
+ `r` is NULL, a result handle, or one freed before; no other thread reads it now.
+ */
+int32_t logjar_result_free(logjar_result *r);
+
+/*
+ Writes the body Loki's HTTP API returns for this result
+ (`{"status":"success","data":{"resultType":…}}`) to `*out_json`.
+
+ Ownership: `*out_json` belongs to the caller, who frees it with `logjar_string_free`.
+
+ # Safety
+ `r` is NULL or a result handle; `out_json` is NULL or writable.
+ */
+int32_t logjar_result_loki_json(const logjar_result *r, char **out_json);
+
+/*
+ Writes the result type to `*out`: `LOGJAR_RESULT_STREAMS`, `_MATRIX`, `_VECTOR` or
+ `_SCALAR`.
+
+ # Safety
+ `r` is NULL or a result handle; `out` is NULL or writable.
+ */
+int32_t logjar_result_type(const logjar_result *r, int32_t *out);
+
+/*
+ Writes the number of streams (streams), series (matrix) or samples (vector) to
+ `*out`; 0 for a scalar. Items are indexed `0 .. *out` in the accessors below, in
+ Loki's order (sorted by labels).
+
+ # Safety
+ `r` is NULL or a result handle; `out` is NULL or writable.
+ */
+int32_t logjar_result_len(const logjar_result *r, size_t *out);
+
+/*
+ Writes the labels of stream/series/sample `i` (sorted by name) as an array of
+ `*n_out` pairs to `*labels_out`. An index out of range is
+ `LOGJAR_ERR_INVALID_ARGUMENT`.
+
+ Ownership: the array and its strings belong to the result; valid until
+ `logjar_result_free`.
+
+ # Safety
+ `r` is NULL or a result handle; the outputs are NULL or writable.
+ */
+int32_t logjar_result_labels(const logjar_result *r,
+                             size_t i,
+                             const logjar_label **labels_out,
+                             size_t *n_out);
+
+/*
+ Writes the entries of stream `i` of a streams result (in the query direction) as an
+ array of `*n_out` entries to `*entries_out`. Another result type, or an index out
+ of range, is `LOGJAR_ERR_INVALID_ARGUMENT`.
+
+ Ownership: the array and its lines belong to the result; valid until
+ `logjar_result_free`.
+
+ # Safety
+ `r` is NULL or a result handle; the outputs are NULL or writable.
+ */
+int32_t logjar_result_entries(const logjar_result *r,
+                              size_t i,
+                              const logjar_entry **entries_out,
+                              size_t *n_out);
+
+/*
+ Writes the points of series `i` of a matrix (in time order), or the one point of
+ sample `i` of a vector (at the query time), as an array of `*n_out` points to
+ `*points_out`. Another result type, or an index out of range, is
+ `LOGJAR_ERR_INVALID_ARGUMENT`.
+
+ Ownership: the array belongs to the result; valid until `logjar_result_free`.
+
+ # Safety
+ `r` is NULL or a result handle; the outputs are NULL or writable.
+ */
+int32_t logjar_result_points(const logjar_result *r,
+                             size_t i,
+                             const logjar_point **points_out,
+                             size_t *n_out);
+
+/*
+ Writes the value of a scalar result and its evaluation time (Unix ns) to `*out`.
+ Another result type is `LOGJAR_ERR_INVALID_ARGUMENT`.
+
+ # Safety
+ `r` is NULL or a result handle; `out` is NULL or writable.
+ */
+int32_t logjar_result_scalar(const logjar_result *r, logjar_point *out);
+
+/*
+ Writes what the query cost to `*out`.
+
+ # Safety
+ `r` is NULL or a result handle; `out` is NULL or writable.
+ */
+int32_t logjar_result_stats(const logjar_result *r, logjar_query_stats *out);
+
+/*
+ Opens a subscription to the log query `logql` (`{app="api"} |= "error"`; a metric
+ query is `LOGJAR_ERR_BAD_QUERY`) on `tenant` (NULL: `fake`), starting at entries
+ with timestamps at or after `start_ns` (Unix ns; e.g. now minus 5 minutes, or now
+ to see only what comes next). Writes the handle to `*out`.
+
+ Each `logjar_tail_poll` returns the entries not returned before, oldest first. Entries
+ are followed by timestamp, as `logjar tail` and Loki's tail do: an entry written
+ later with a timestamp older than the newest one already returned is not returned.
+ Entries with equal timestamps are told apart by (labels, line), so none is lost or
+ repeated at a poll boundary.
+
+ Ownership: `*out` belongs to the caller, who frees it with `logjar_tail_close`
+ before closing `db`.
+
+ # Safety
+ `db` is NULL or a handle from `logjar_open`; the strings are NULL or NUL-terminated;
+ `out` is NULL or writable.
+ */
+int32_t logjar_tail_open(logjar_db *db,
+                         const char *tenant,
+                         const char *logql,
+                         int64_t start_ns,
+                         logjar_tail **out);
+
+/*
+ Waits up to `timeout_ms` milliseconds (0: just look) for entries not returned yet
+ and writes them to `*out` as a streams result (`logjar_result_len` streams, entries
+ oldest first), returning as soon as there are some. When the time runs out with
+ nothing new, `*out` is an empty streams result. Use the accessors or
+ `logjar_result_loki_json` on it.
+
+ A database handle closed meanwhile gives `LOGJAR_ERR_CLOSED`.
+
+ Ownership: `*out` belongs to the caller, who frees it with `logjar_result_free`.
+
+ # Safety
+ `sub` is NULL or a handle from `logjar_tail_open`, whose database handle is not
+ closed during the call; `out` is NULL or writable.
+ */
+int32_t logjar_tail_poll(logjar_tail *sub, uint32_t timeout_ms, logjar_result **out);
+
+/*
+ Frees a subscription. NULL is a no-op; one closed before gives `LOGJAR_ERR_CLOSED`.
+
+ # Safety
+ `sub` is NULL, a handle from `logjar_tail_open` or one closed before; no other thread
+ polls it now.
+ */
+int32_t logjar_tail_close(logjar_tail *sub);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -7,29 +7,34 @@ use logjar::{Db, Options};
 
 use crate::args::{opt_str_arg, out_arg, str_arg, tenant_arg, write_string};
 use crate::cancel::logjar_cancel;
-use crate::error::{from_error, from_query_error, guard, invalid, Failure};
+use crate::error::{from_error, from_query_error, guard, invalid, Failure, LOGJAR_ERR_CLOSED};
+use crate::registry::Registry;
+
+/// The live `logjar_db` handles.
+pub(crate) static DBS: Registry = Registry::new("db");
 
 /// An open database (opaque). Created by `logjar_open`, destroyed by `logjar_close`.
 ///
 /// Thread safety: one handle may be used from any number of threads at once (pushes,
 /// queries, flushes run concurrently). `logjar_close` must not race with other calls
-/// on the same handle: after it returns, the pointer is dangling.
+/// on the same handle. A handle used after `logjar_close` gives `LOGJAR_ERR_CLOSED`.
 #[derive(Debug)]
 pub struct logjar_db {
-    db: Db,
+    pub(crate) db: Db,
 }
 
-/// Borrows the database behind a handle.
+/// Borrows the database behind a handle: NULL is `LOGJAR_ERR_INVALID_ARGUMENT`, a
+/// closed handle `LOGJAR_ERR_CLOSED`.
 ///
 /// # Safety
-/// `db` is NULL or a live handle from `logjar_open`.
-unsafe fn db_ref<'a>(db: *const logjar_db) -> Result<&'a Db, Failure> {
-    // SAFETY: the caller promises NULL or a live handle, which `as_ref` turns into None
-    // or a reference valid until `logjar_close`.
-    match unsafe { db.as_ref() } {
-        Some(h) => Ok(&h.db),
-        None => Err(invalid("db is NULL")),
-    }
+/// `db` is NULL, a live handle from `logjar_open`, or one closed earlier (not
+/// concurrently with this call).
+pub(crate) unsafe fn db_ref<'a>(db: *const logjar_db) -> Result<&'a Db, Failure> {
+    DBS.check(db)?;
+    // SAFETY: the registry says `db` is a live handle from `Box::into_raw` in
+    // `logjar_open`; it stays valid until `logjar_close`, which the caller promises
+    // does not run concurrently.
+    Ok(unsafe { &(*db).db })
 }
 
 /// Opens (creating if needed) the database in directory `path` and writes its handle
@@ -60,6 +65,7 @@ pub unsafe extern "C" fn logjar_open(
         };
         let db = Db::open(path, opts).map_err(|e| from_error(&e))?;
         let handle = Box::into_raw(Box::new(logjar_db { db }));
+        DBS.insert(handle);
         // SAFETY: `out` was checked non-NULL and the caller promises it is writable.
         unsafe { out.write(handle) };
         Ok(())
@@ -68,18 +74,25 @@ pub unsafe extern "C" fn logjar_open(
 
 /// Closes the database: stops its background work, syncs the WAL and releases the
 /// directory lock, then frees the handle (even when closing reports an error). NULL is
-/// a no-op. The handle must not be used again, nor concurrently with this call.
+/// a no-op; a handle closed before gives `LOGJAR_ERR_CLOSED`. Close the tail
+/// subscriptions of the handle first (their polls give `LOGJAR_ERR_CLOSED` after this);
+/// result handles do not depend on the database and stay readable. The handle must not
+/// be used concurrently with this call.
 ///
 /// # Safety
-/// `db` is NULL or a live handle from `logjar_open`, not closed before.
+/// `db` is NULL, a handle from `logjar_open`, or one closed before; no other thread
+/// uses it during the call.
 #[no_mangle]
 pub unsafe extern "C" fn logjar_close(db: *mut logjar_db) -> i32 {
     guard(|| {
         if db.is_null() {
             return Ok(());
         }
-        // SAFETY: the caller promises a live handle from `Box::into_raw` in
-        // `logjar_open`, closed once and used by no other thread now.
+        if !DBS.remove(db) {
+            return Err((LOGJAR_ERR_CLOSED, "db handle is closed already".into()));
+        }
+        // SAFETY: the registry held `db`, so it is a live handle from `Box::into_raw`
+        // in `logjar_open`, now removed so it is freed once; no other thread uses it.
         let handle = unsafe { Box::from_raw(db) };
         handle.db.close().map_err(|e| from_error(&e))
     })

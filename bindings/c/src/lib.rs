@@ -14,6 +14,11 @@ mod args;
 mod cancel;
 mod db;
 mod error;
+mod maintain;
+mod push;
+mod registry;
+mod result;
+mod tail;
 
 pub use args::logjar_string_free;
 pub use cancel::{logjar_cancel, logjar_cancel_free, logjar_cancel_new, logjar_cancel_trigger};
@@ -23,6 +28,18 @@ pub use db::{
     logjar_series_json,
 };
 pub use error::*;
+pub use maintain::{
+    logjar_cancel_delete, logjar_compact, logjar_delete, logjar_delete_requests_json,
+};
+pub use push::{logjar_label, logjar_push, logjar_push_lenient, logjar_push_report, logjar_stream};
+pub use result::{
+    logjar_entry, logjar_point, logjar_query, logjar_query_stats, logjar_result,
+    logjar_result_entries, logjar_result_free, logjar_result_labels, logjar_result_len,
+    logjar_result_loki_json, logjar_result_points, logjar_result_scalar, logjar_result_stats,
+    logjar_result_type, LOGJAR_RESULT_MATRIX, LOGJAR_RESULT_SCALAR, LOGJAR_RESULT_STREAMS,
+    LOGJAR_RESULT_VECTOR,
+};
+pub use tail::{logjar_tail, logjar_tail_close, logjar_tail_open, logjar_tail_poll};
 
 /// The version of logjar, e.g. `"0.1.0"`.
 ///
