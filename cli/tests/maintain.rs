@@ -178,3 +178,53 @@ fn bad_delete_selector_exits_1_with_a_caret() {
     let o = run(dir.path(), &["delete", "--end", "0", r#"{a="b"}"#], None);
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[test]
+fn config_file_sets_per_stream_and_per_tenant_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("db");
+    let cfg = dir.path().join("logjar.toml");
+    std::fs::write(
+        &cfg,
+        r#"
+compaction_interval = "0"
+[[retention_stream]]
+selector = '{app="old"}'
+priority = 1
+period = "24h"
+[retention_tenants.other]
+retention = "1h"
+"#,
+    )
+    .unwrap();
+    let now = now_ns();
+    let mut text = String::new();
+    text += &entry(
+        "old",
+        now - 48 * 3_600_000_000_000,
+        "expired by the stream rule",
+    );
+    text += &entry(
+        "keep",
+        now - 48 * 3_600_000_000_000,
+        "kept: no global retention",
+    );
+    ingest(&d, &text);
+    let cfg_arg = cfg.to_str().unwrap();
+    let (_, err) = ok(&d, &["--config", cfg_arg, "compact"]);
+    assert!(err.contains("1 expired"), "{err}");
+    assert_eq!(lines(&d, r#"{app=~".+"}"#), ["kept: no global retention"]);
+    // A bad selector in the config is a usage error.
+    std::fs::write(
+        &cfg,
+        "[[retention_stream]]\nselector = '{app='\nperiod = \"1h\"\n",
+    )
+    .unwrap();
+    let o = run(&d, &["--config", cfg_arg, "stats"], None);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

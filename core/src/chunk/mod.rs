@@ -352,6 +352,46 @@ mod tests {
         assert_eq!(out.metadata(0).collect::<Vec<_>>(), vec![("a", "b")]);
     }
 
+    #[test]
+    fn appended_blocks_and_pushed_entries_make_one_chunk() {
+        let rows = |lo: i64, hi: i64| -> Vec<Row> {
+            (lo..hi)
+                .map(|i| {
+                    (
+                        i,
+                        format!("line {i}").into_bytes(),
+                        md(&[("k", &i.to_string())]),
+                    )
+                })
+                .collect()
+        };
+        let a = build(&rows(0, 100), 256, 1);
+        let c = build(&rows(200, 300), 256, 1);
+        let mut b = ChunkBuilder::new(256, 1);
+        for m in &a.blocks {
+            b.append_block(a.block_bytes(m).unwrap(), *m);
+        }
+        for (ts, line, meta) in rows(100, 200) {
+            b.push_pairs(
+                ts,
+                &line,
+                meta.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            );
+        }
+        for m in &c.blocks {
+            b.append_block(c.block_bytes(m).unwrap(), *m);
+        }
+        let out = b.finish();
+        assert_eq!(decode_all(&out), rows(0, 300));
+        assert_eq!((out.entries, out.min_ts, out.max_ts), (300, 0, 299));
+        assert_eq!(
+            out.raw_bytes,
+            a.raw_bytes
+                + c.raw_bytes
+                + rows(100, 200).iter().map(|r| r.1.len() as u64).sum::<u64>()
+        );
+    }
+
     fn arb_rows() -> impl Strategy<Value = Vec<Row>> {
         proptest::collection::vec(
             (

@@ -205,7 +205,7 @@ impl Db {
     /// Opens (creating if needed) the database in `path`, taking its lock, and recovers
     /// it: reads the manifest, label indexes and segment footers, then replays the WAL.
     /// A second open of the same directory, here or in another process, fails with
-    /// [`Error::Locked`] until this `Db` is closed or dropped.
+    /// [`Error::Locked`](crate::Error::Locked) until this `Db` is closed or dropped.
     ///
     /// ```
     /// let dir = tempfile::tempdir().unwrap();
@@ -244,8 +244,8 @@ impl Db {
     }
 
     /// Writes a batch all-or-nothing: if any stream or entry breaks a limit, nothing is
-    /// written and the first violation is returned ([`Error::Limit`]); bad tenant ids are
-    /// [`Error::InvalidArgument`]. Exact duplicates of buffered entries are not an error:
+    /// written and the first violation is returned ([`Error::Limit`](crate::Error::Limit)); bad tenant ids are
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument). Exact duplicates of buffered entries are not an error:
     /// they are counted in [`PushReport::duplicates`] and stored once. Returns when the
     /// batch is as durable as [`Options::sync`] promises.
     pub fn push(&self, tenant: &str, streams: &[StreamEntries]) -> Result<PushReport> {
