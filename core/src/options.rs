@@ -147,6 +147,12 @@ pub struct Options {
     /// Target size of a compacted segment file (default 256 MiB). Segments smaller than
     /// a quarter of it are merged with their neighbours.
     pub compaction_segment_bytes: u64,
+    /// Time partition of compaction (default `24h`): segments are merged only with
+    /// neighbours whose oldest entry falls in the same UTC-aligned period of this length,
+    /// so a compacted segment holds about one period of data and retention can later
+    /// drop it whole, without rewriting it.
+    #[serde(deserialize_with = "de::duration")]
+    pub compaction_partition: Duration,
     /// Target raw (uncompressed) line bytes of a compacted chunk (default 4 MiB): a
     /// stream's small chunks are merged into chunks of about this size.
     pub compaction_chunk_bytes: u64,
@@ -207,6 +213,7 @@ impl Default for Options {
             compaction_interval: Duration::from_secs(600),
             compaction_max_bytes_per_sec: 0,
             compaction_segment_bytes: 256 << 20,
+            compaction_partition: Duration::from_secs(24 * 3600),
             compaction_chunk_bytes: 4 << 20,
             limits: Limits::default(),
         }
@@ -254,6 +261,11 @@ impl Options {
         }
         if self.compaction_segment_bytes == 0 || self.compaction_chunk_bytes == 0 {
             return bad("compaction_segment_bytes and compaction_chunk_bytes must be > 0");
+        }
+        if self.compaction_partition.is_zero()
+            || i64::try_from(self.compaction_partition.as_nanos()).is_err()
+        {
+            return bad("compaction_partition must be > 0 and at most about 292 years");
         }
         crate::retention::RetentionPolicy::new(self)?;
         Ok(())

@@ -143,7 +143,8 @@ fn retention_over_several_days_hides_at_once_and_compaction_frees_disk() {
     // After a reopen without retention, the removed entries stay removed.
     let db = Db::open(dir.path(), base_opts()).unwrap();
     assert_eq!(all_lines(&db, "fake").len(), 600);
-    assert_eq!(db.stats().tenants[0].segments, 1);
+    // Days 0 and 1 are a day apart: two time partitions, two segments.
+    assert_eq!(db.stats().tenants[0].segments, 2);
 }
 
 #[test]
@@ -425,4 +426,41 @@ fn background_compaction_runs_on_schedule_and_close_stops_it_promptly() {
     // duplicates of the first fill; 6 and 7 are new).
     let db = Db::open(dir.path(), base_opts()).unwrap();
     assert_eq!(all_lines(&db, "fake").len(), 400);
+}
+
+#[test]
+fn compaction_merges_small_segments_within_a_time_partition_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), base_opts()).unwrap();
+    // Three UTC days, two small flushed segments each, pushed in time order.
+    let day0 = (now() - 5 * DAY).div_euclid(DAY) * DAY;
+    for d in 0..3i64 {
+        for k in 0..2i64 {
+            let ts = day0 + d * DAY + H + k * 1000;
+            db.push(
+                "fake",
+                &[StreamEntries {
+                    labels: labels(&[("app", "s")]),
+                    entries: vec![Entry::new(ts, format!("day {d} part {k}"))],
+                }],
+            )
+            .unwrap();
+            db.flush().unwrap();
+        }
+    }
+    let before = all_lines(&db, "fake");
+    let r = db.compact().unwrap();
+    assert_eq!((r.segments_before, r.segments_after), (6, 3), "{r:?}");
+    assert_eq!(all_lines(&db, "fake"), before);
+
+    // With a two-day partition the first two days' segments merge (day0 is aligned to
+    // a UTC day, not necessarily to a two-day period, so allow either grouping).
+    db.close().unwrap();
+    let mut opts = base_opts();
+    opts.compaction_partition = Duration::from_secs(2 * 86400);
+    let db = Db::open(dir.path(), opts).unwrap();
+    let r = db.compact().unwrap();
+    assert_eq!(r.segments_after, 2, "{r:?}");
+    assert_eq!(all_lines(&db, "fake"), before);
+    assert!(Options::from_json(r#"{"compaction_partition":"0s"}"#).is_err());
 }

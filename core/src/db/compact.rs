@@ -9,8 +9,9 @@
 //!      raw bytes) or entries of a due delete request is **dirty**: it must be rewritten;
 //!    - a segment under a quarter of `compaction_segment_bytes` is **small**.
 //!
-//!    Runs of consecutive (in write order) dirty or small segments, up to
-//!    `compaction_segment_bytes`, are rewritten into one new segment each (runs of one
+//!    Runs of consecutive (in write order) dirty or small segments whose oldest entries
+//!    fall in the same time partition (`compaction_partition`, a UTC day by default), up
+//!    to `compaction_segment_bytes`, are rewritten into one new segment each (runs of one
 //!    clean segment are left alone). Consecutive, so that the new segment can take the
 //!    run's place in the write order (its `order` is the first input's), which keeps
 //!    "the first written copy of a duplicate wins" true across compactions.
@@ -253,10 +254,25 @@ impl Inner {
             classes.push(class);
         }
 
-        // Runs of consecutive small or dirty segments.
+        // Runs of consecutive small or dirty segments of one time partition.
+        let part_ns = i64::try_from(self.opts.compaction_partition.as_nanos())
+            .unwrap_or(i64::MAX)
+            .max(1);
+        let partition = |i: usize| -> i64 {
+            let seg = &segs.segments[i].seg;
+            let oldest = seg
+                .chunks()
+                .iter()
+                .filter(|c| c.entries > 0)
+                .map(|c| c.min_ts)
+                .min()
+                .unwrap_or(0);
+            oldest.div_euclid(part_ns)
+        };
         let mut runs: Vec<Vec<usize>> = Vec::new();
         let mut cur: Vec<usize> = Vec::new();
         let mut cur_bytes = 0u64;
+        let mut cur_part = 0i64;
         let close = |cur: &mut Vec<usize>, runs: &mut Vec<Vec<usize>>, classes: &[Class]| {
             let run = std::mem::take(cur);
             if run.len() >= 2 || run.iter().any(|&i| classes[i] == Class::Dirty) {
@@ -277,10 +293,12 @@ impl Inner {
                 }
                 Class::Dirty | Class::Small => {
                     let size = segs.segments[i].seg.file_bytes();
-                    if !cur.is_empty() && cur_bytes + size > target {
+                    let part = partition(i);
+                    if !cur.is_empty() && (cur_bytes + size > target || part != cur_part) {
                         close(&mut cur, &mut runs, &classes);
                         cur_bytes = 0;
                     }
+                    cur_part = part;
                     cur.push(i);
                     cur_bytes += size;
                 }

@@ -66,6 +66,9 @@ _DURATION_OPTIONS = {
     "max_chunk_age",
     "flush_interval",
     "retention",
+    "delete_cancel_period",
+    "compaction_interval",
+    "compaction_partition",
 }
 
 
