@@ -133,6 +133,12 @@ impl Slots {
     }
 }
 
+/// The bit of [`LabelsBuilder::base_lens`] for a name of `len` bytes.
+#[inline]
+fn len_bit(len: usize) -> u64 {
+    1 << len.min(63)
+}
+
 /// The label set of one entry while a pipeline runs over it.
 ///
 /// ```
@@ -155,6 +161,9 @@ impl Slots {
 pub struct LabelsBuilder {
     /// Stream labels, sorted by name.
     base: Vec<(String, String)>,
+    /// Bit `min(len, 63)` set for the length of every stream label name: most parsed
+    /// keys are rejected by [`base_has`](Self::base_has) without a string comparison.
+    base_lens: u64,
     add: [Slots; 3],
     del: Slots,
     err: String,
@@ -181,6 +190,7 @@ impl LabelsBuilder {
         self.base.clear();
         self.base.extend(stream.iter().cloned());
         self.base.sort_by(|a, b| a.0.cmp(&b.0));
+        self.base_lens = self.base.iter().fold(0, |m, (n, _)| m | len_bit(n.len()));
         self.reset();
     }
 
@@ -200,7 +210,11 @@ impl LabelsBuilder {
     }
 
     /// True if the stream labels contain `name` (Loki's `BaseHas`).
+    #[inline]
     pub fn base_has(&self, name: &str) -> bool {
+        if self.base_lens & len_bit(name.len()) == 0 {
+            return false;
+        }
         self.base
             .binary_search_by(|(n, _)| n.as_str().cmp(name))
             .is_ok()
