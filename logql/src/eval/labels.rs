@@ -399,6 +399,24 @@ impl LabelsBuilder {
         self.add.iter().all(|s| s.len == 0) && self.del.len == 0 && !self.has_error()
     }
 
+    /// True when there is no error and no label named in `names` was set or deleted
+    /// since [`reset`](Self::reset): each of them has its stream value, or is absent.
+    ///
+    /// ```
+    /// use logjar_logql::eval::labels::{LabelsBuilder, LabelCategory};
+    /// let mut b = LabelsBuilder::with_stream(&[("host".into(), "h1".into())]);
+    /// b.set(LabelCategory::Parsed, "latency_ms", "12");
+    /// assert!(b.unchanged_for(&["host".to_string()]));
+    /// assert!(!b.unchanged_for(&["latency_ms".to_string()]));
+    /// ```
+    pub fn unchanged_for(&self, names: &[String]) -> bool {
+        !self.has_error()
+            && self.err_details.is_empty()
+            && names
+                .iter()
+                .all(|n| !self.del.contains(n) && self.add.iter().all(|s| !s.contains(n)))
+    }
+
     /// Visits every current label once, unsorted: stream labels not deleted or
     /// overridden, structured metadata not overridden, parsed labels, then the errors.
     pub fn for_each<'a>(&'a self, mut f: impl FnMut(&'a str, &'a str)) {
