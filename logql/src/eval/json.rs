@@ -540,20 +540,38 @@ fn next_token(data: &[u8], mut p: usize) -> Option<usize> {
 }
 
 /// The first `"` or `\\` at or after `from`. Keys and most values are short: the first
-/// bytes are scanned directly, which beats setting up a vectorised search.
+/// 32 bytes are scanned a word at a time (SWAR), which beats setting up a vectorised
+/// search; longer strings continue with `memchr2`.
 #[inline]
 fn find_quote_or_backslash(data: &[u8], from: usize) -> Option<usize> {
-    let head = data.len().min(from.saturating_add(16));
-    if from >= head {
-        return None;
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const QUOTES: u64 = LO * b'"' as u64;
+    const BACKSLASHES: u64 = LO * b'\\' as u64;
+    let head = data.len().min(from.saturating_add(32));
+    let mut i = from;
+    while i + 8 <= head {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&data[i..i + 8]);
+        let w = u64::from_le_bytes(w);
+        let (q, b) = (w ^ QUOTES, w ^ BACKSLASHES);
+        // The lowest flagged byte of `x - LO & !x & HI` is the first zero byte of `x`
+        // (borrows only flag bytes above a real zero), so the lowest bit of the union
+        // is the first quote or backslash.
+        let m = ((q.wrapping_sub(LO) & !q) | (b.wrapping_sub(LO) & !b)) & HI;
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
     }
-    if let Some(k) = data[from..head]
+    if let Some(k) = data
+        .get(i..head)?
         .iter()
         .position(|&c| c == b'"' || c == b'\\')
     {
-        return Some(from + k);
+        return Some(i + k);
     }
-    memchr::memchr2(b'"', b'\\', &data[head..]).map(|o| head + o)
+    memchr::memchr2(b'"', b'\\', data.get(head..)?).map(|o| head + o)
 }
 
 /// Finds the end of a string whose content starts at `p` (after the opening quote).
@@ -1093,6 +1111,43 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The word-at-a-time search finds exactly the first quote or backslash, at every
+    /// offset and alignment, in strings shorter and longer than its 32-byte head.
+    #[test]
+    fn quote_search_matches_naive() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..80usize {
+            for _ in 0..40 {
+                let data: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        match seed % 23 {
+                            0 => b'"',
+                            1 => b'\\',
+                            2 => 0x80 | (seed >> 8) as u8,
+                            3 => 0,
+                            _ => b'a' + (seed >> 16) as u8 % 26,
+                        }
+                    })
+                    .collect();
+                for from in 0..=len {
+                    let naive = data[from..]
+                        .iter()
+                        .position(|&c| c == b'"' || c == b'\\')
+                        .map(|k| from + k);
+                    assert_eq!(
+                        find_quote_or_backslash(&data, from),
+                        naive,
+                        "{data:?} from {from}"
+                    );
+                }
+            }
+        }
+        assert_eq!(find_quote_or_backslash(b"ab", 5), None);
     }
 
     #[test]
