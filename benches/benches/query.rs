@@ -9,8 +9,9 @@
 //! - otherwise 20,000 synthetic entries shaped like `gen_logs.py` output, so the bench
 //!   runs in seconds (and in CI compile checks).
 //!
-//! Every query covers the whole time span of the data; metric queries use Loki's
-//! default step for that span; log queries the default limit 100 (1000 for query 1).
+//! Every query covers the whole time span of the data; metric queries use the step of
+//! issue 4's Targets table (60 s, or 300 s for queries 9 and 11), the step the peers
+//! were measured at; log queries the default limit 100 (1000 for query 1).
 //!
 //! ```sh
 //! LOGJAR_BENCH_NDJSON=/tmp/d1m.ndjson cargo bench -p logjar-benches --bench query
@@ -37,6 +38,24 @@ const QUERIES: [&str; 12] = [
     r#"{app="gateway"} | logfmt | duration > 100ms"#,
     r#"quantile_over_time(0.99, {app="api"} | json | unwrap latency_ms [5m]) by (host)"#,
     r#"(sum(rate({app="forwarder"} |= "Rename" [1m])) - sum(rate({app="processor"} |= "成功" [1m]))) / sum(rate({app="forwarder"} |= "Rename" [1m]))"#,
+];
+
+const S: i64 = 1_000_000_000;
+
+/// Step per query (issue 4's Targets table); `None` for log queries.
+const STEPS: [Option<i64>; 12] = [
+    None,
+    None,
+    None,
+    None,
+    None,
+    Some(60 * S),
+    Some(60 * S),
+    Some(60 * S),
+    Some(300 * S),
+    None,
+    Some(300 * S),
+    Some(60 * S),
 ];
 
 struct Data {
@@ -164,7 +183,10 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     for (i, q) in QUERIES.iter().enumerate() {
         let limit = if i == 0 { 1000 } else { 100 };
-        let req = QueryRequest::range(*q, data.start, data.end).with_limit(limit);
+        let mut req = QueryRequest::range(*q, data.start, data.end).with_limit(limit);
+        if let Some(step) = STEPS[i] {
+            req = req.with_step(step);
+        }
         // Fail loudly, before timing, if a query does not run.
         data.db
             .query("fake", &req)

@@ -151,7 +151,6 @@ fn merge_part(
         }
     }
     let mut taken: Vec<Out> = Vec::with_capacity(limit.min(4096));
-    let mut same_ts: Vec<(Arc<str>, String)> = Vec::new();
     let mut group: Vec<Out> = Vec::new();
     while taken.len() < limit {
         let Some(ts) = heap.peek().map(|f| f.ts) else {
@@ -185,7 +184,7 @@ fn merge_part(
             if taken.len() >= limit {
                 break;
             }
-            if !is_duplicate(&mut same_ts, taken.last(), &out) {
+            if !is_duplicate(&taken, &out) {
                 taken.push(out);
             }
         }
@@ -194,31 +193,24 @@ fn merge_part(
     Ok(taken)
 }
 
-/// Whether `out` repeats an entry already taken at the same timestamp; keeps the list
-/// of entries taken at the current timestamp in `same_ts`.
-fn is_duplicate(same_ts: &mut Vec<(Arc<str>, String)>, last: Option<&Out>, out: &Out) -> bool {
-    if last.is_some_and(|l| l.ts != out.ts) {
-        same_ts.clear();
-    }
-    if same_ts
+/// Whether `out` repeats an entry already taken. Entries are taken in merge order, so
+/// those with `out`'s timestamp are the last ones of `taken`: no copy is kept.
+fn is_duplicate(taken: &[Out], out: &Out) -> bool {
+    taken
         .iter()
-        .any(|(k, l)| *k == out.labels.key && *l == out.line)
-    {
-        return true;
-    }
-    same_ts.push((out.labels.key.clone(), out.line.clone()));
-    false
+        .rev()
+        .take_while(|t| t.ts == out.ts)
+        .any(|t| t.labels.key == out.labels.key && t.line == out.line)
 }
 
 /// Takes the first `limit` distinct entries of an ordered sequence.
 fn dedup_take(entries: impl Iterator<Item = Out>, limit: usize) -> Vec<Out> {
     let mut taken: Vec<Out> = Vec::new();
-    let mut same_ts = Vec::new();
     for e in entries {
         if taken.len() >= limit {
             break;
         }
-        if !is_duplicate(&mut same_ts, taken.last(), &e) {
+        if !is_duplicate(&taken, &e) {
             taken.push(e);
         }
     }

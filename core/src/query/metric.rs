@@ -242,13 +242,37 @@ impl Evaluator<'_> {
         self.ctx
             .streams
             .fetch_add(ids.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let op = match (r.op, r.range.unwrap.is_some()) {
+            // Counted like `count_over_time`; only the bucket timestamps are used.
+            (ast::RangeOp::AbsentOverTime, _) => None,
+            (ast::RangeOp::CountOverTime, _) => Some(m::RangeOp::CountOverTime),
+            (ast::RangeOp::Rate, false) => Some(m::RangeOp::Rate),
+            (ast::RangeOp::BytesOverTime, _) => Some(m::RangeOp::BytesOverTime),
+            (ast::RangeOp::BytesRate, _) => Some(m::RangeOp::BytesRate),
+            (ast::RangeOp::Rate, true) => Some(m::RangeOp::UnwrappedRate),
+            (ast::RangeOp::RateCounter, _) => Some(m::RangeOp::RateCounter),
+            (ast::RangeOp::AvgOverTime, _) => Some(m::RangeOp::AvgOverTime),
+            (ast::RangeOp::SumOverTime, _) => Some(m::RangeOp::SumOverTime),
+            (ast::RangeOp::MinOverTime, _) => Some(m::RangeOp::MinOverTime),
+            (ast::RangeOp::MaxOverTime, _) => Some(m::RangeOp::MaxOverTime),
+            (ast::RangeOp::StdvarOverTime, _) => Some(m::RangeOp::StdvarOverTime),
+            (ast::RangeOp::StddevOverTime, _) => Some(m::RangeOp::StddevOverTime),
+            (ast::RangeOp::QuantileOverTime, _) => {
+                Some(m::RangeOp::QuantileOverTime(r.param.unwrap_or(f64::NAN)))
+            }
+            (ast::RangeOp::FirstOverTime, _) => Some(m::RangeOp::FirstOverTime),
+            (ast::RangeOp::LastOverTime, _) => Some(m::RangeOp::LastOverTime),
+        };
+        // Entry-counting functions fold entries into window-atomic buckets as they are
+        // read; unwrapped ones keep every sample.
+        let counting = op.is_none_or(m::RangeOp::is_log_op);
         let (snap, ctx) = (self.snap, self.ctx);
         let fold = Fold::new(window, &self.steps);
         let parts = map_parts(&ids, |part| {
             read_samples(
                 snap,
                 &ex,
-                (&sizes_only, &fold),
+                (&sizes_only, &fold, counting),
                 part,
                 (read_start, read_end),
                 ctx,
@@ -261,48 +285,27 @@ impl Evaluator<'_> {
             series.extend(s);
             counted.extend(c);
         }
-        if let Some(s) = series.iter().find(|s| s.labels.get("__error__").is_some()) {
-            return Err(pipeline_error(&s.labels));
+        let labels = series
+            .iter()
+            .map(|s| &s.labels)
+            .chain(counted.iter().map(|s| &s.labels));
+        if let Some(l) = labels.into_iter().find(|l| l.get("__error__").is_some()) {
+            return Err(pipeline_error(l));
         }
-        let op = match (r.op, r.range.unwrap.is_some()) {
-            (ast::RangeOp::AbsentOverTime, _) => {
-                let ts = series
-                    .iter()
-                    .flat_map(|s| s.samples.iter().map(|p| p.0))
-                    .chain(
-                        counted
-                            .iter()
-                            .flat_map(|s| s.buckets.iter().map(|b| b.ts_ns)),
-                    );
-                return Ok(absent_over_time(
-                    window,
-                    &self.steps,
-                    ts,
-                    absent_labels(&r.range.log.selector),
-                ));
-            }
-            (ast::RangeOp::CountOverTime, _) => m::RangeOp::CountOverTime,
-            (ast::RangeOp::Rate, false) => m::RangeOp::Rate,
-            (ast::RangeOp::BytesOverTime, _) => m::RangeOp::BytesOverTime,
-            (ast::RangeOp::BytesRate, _) => m::RangeOp::BytesRate,
-            (ast::RangeOp::Rate, true) => m::RangeOp::UnwrappedRate,
-            (ast::RangeOp::RateCounter, _) => m::RangeOp::RateCounter,
-            (ast::RangeOp::AvgOverTime, _) => m::RangeOp::AvgOverTime,
-            (ast::RangeOp::SumOverTime, _) => m::RangeOp::SumOverTime,
-            (ast::RangeOp::MinOverTime, _) => m::RangeOp::MinOverTime,
-            (ast::RangeOp::MaxOverTime, _) => m::RangeOp::MaxOverTime,
-            (ast::RangeOp::StdvarOverTime, _) => m::RangeOp::StdvarOverTime,
-            (ast::RangeOp::StddevOverTime, _) => m::RangeOp::StddevOverTime,
-            (ast::RangeOp::QuantileOverTime, _) => {
-                m::RangeOp::QuantileOverTime(r.param.unwrap_or(f64::NAN))
-            }
-            (ast::RangeOp::FirstOverTime, _) => m::RangeOp::FirstOverTime,
-            (ast::RangeOp::LastOverTime, _) => m::RangeOp::LastOverTime,
+        let Some(op) = op else {
+            let ts = counted
+                .iter()
+                .flat_map(|s| s.buckets.iter().map(|b| b.ts_ns));
+            return Ok(absent_over_time(
+                window,
+                &self.steps,
+                ts,
+                absent_labels(&r.range.log.selector),
+            ));
         };
         if op.is_log_op() {
-            let mut log_series: Vec<LogSeries> = series.into_iter().map(to_buckets).collect();
-            log_series.extend(counted);
-            Ok(log_range_aggregate(op, window, &self.steps, &log_series))
+            debug_assert!(series.is_empty());
+            Ok(log_range_aggregate(op, window, &self.steps, &counted))
         } else {
             Ok(unwrapped_range_aggregate(op, window, &self.steps, &series))
         }
@@ -364,31 +367,23 @@ fn pipeline_error(labels: &m::Labels) -> QueryError {
     ))
 }
 
-/// Samples of a log range aggregation as entry buckets: one entry each, its value the
-/// line's bytes (1 for counting extractors, where bytes are unused).
-fn to_buckets(s: SampleSeries) -> LogSeries {
-    let mut buckets: Vec<EntryBucket> = Vec::with_capacity(s.samples.len());
-    for (ts, v) in s.samples {
-        push_bucket(&mut buckets, ts, v as u64);
-    }
-    LogSeries {
-        labels: s.labels,
-        buckets,
-    }
-}
-
-/// Reads the samples of some streams in `[start, end)`, one series per label set.
+/// Reads the samples of some streams in `[start, end)`, one series per label set:
+/// [`SampleSeries`] for unwrapped functions, or (`counting`) [`LogSeries`] of
+/// window-atomic buckets ([`Fold`]) for the entry-counting ones.
 fn read_samples(
     snap: &Snapshot,
     ex: &SampleExtractor,
-    (sizes_only, fold): (&SizesOnly, &Fold),
+    (sizes_only, fold, counting): (&SizesOnly, &Fold, bool),
     ids: &[(u32, Labels)],
     (start, end): (i64, i64),
     ctx: &Ctx,
 ) -> Result<(Vec<SampleSeries>, Vec<LogSeries>), QueryError> {
     let mut work = Work::default();
-    let mut out: Vec<SampleSeries> = Vec::with_capacity(ids.len());
+    let mut out: Vec<SampleSeries> = Vec::new();
     let mut counted: Vec<LogSeries> = Vec::new();
+    // The open bucket's next window boundary, per `counted` series.
+    let mut limits: Vec<i64> = Vec::new();
+    let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
     for (id, labels) in ids {
         let mut sx = ex.for_stream(&result_labels(labels));
         if sizes_only.applies_to(labels) {
@@ -407,12 +402,13 @@ fn read_samples(
                     labels: sx.stream_labels().clone(),
                     buckets,
                 });
+                limits.push(i64::MAX);
             }
             continue;
         }
-        // Entries may end up under different label sets: index them by label hash.
-        let first = out.len();
-        let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
+        // Entries may end up under different label sets: index this stream's series by
+        // label hash (series are per stream; equal labels merge in the aggregation).
+        index.clear();
         for r in snap.stream(*id, start, end, Direction::Forward) {
             let e = r?;
             let md_len: usize = e.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
@@ -423,20 +419,39 @@ fn read_samples(
             };
             work.post_filter_lines += 1;
             let slots = index.entry(hash).or_default();
-            let slot = match slots.iter().find(|&&i| out[i].labels == *labels) {
-                Some(&i) => i,
-                None => {
+            if counting {
+                let found = slots
+                    .iter()
+                    .copied()
+                    .find(|&i| counted[i].labels == *labels);
+                let slot = found.unwrap_or_else(|| {
+                    counted.push(LogSeries {
+                        labels: labels.clone(),
+                        buckets: Vec::new(),
+                    });
+                    limits.push(i64::MIN);
+                    slots.push(counted.len() - 1);
+                    counted.len() - 1
+                });
+                fold.push(
+                    &mut counted[slot].buckets,
+                    &mut limits[slot],
+                    e.ts,
+                    value as u64,
+                );
+            } else {
+                let found = slots.iter().copied().find(|&i| out[i].labels == *labels);
+                let slot = found.unwrap_or_else(|| {
                     out.push(SampleSeries {
                         labels: labels.clone(),
                         samples: Vec::new(),
                     });
                     slots.push(out.len() - 1);
                     out.len() - 1
-                }
-            };
-            out[slot].samples.push((e.ts, value));
+                });
+                out[slot].samples.push((e.ts, value));
+            }
         }
-        debug_assert!(out[first..].iter().all(|s| !s.samples.is_empty()));
     }
     work.flush(ctx)?;
     Ok((out, counted))
@@ -501,22 +516,6 @@ impl Fold {
             bytes,
         });
     }
-}
-
-/// Appends an entry, folding it into the last bucket when the timestamp is the same.
-fn push_bucket(buckets: &mut Vec<EntryBucket>, ts: i64, bytes: u64) {
-    if let Some(b) = buckets.last_mut() {
-        if b.ts_ns == ts {
-            b.count += 1;
-            b.bytes += bytes;
-            return;
-        }
-    }
-    buckets.push(EntryBucket {
-        ts_ns: ts,
-        count: 1,
-        bytes,
-    });
 }
 
 /// A one-step matrix that keeps the vector's order (series are not re-sorted).

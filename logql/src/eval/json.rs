@@ -189,6 +189,28 @@ struct Needed {
     list: Vec<String>,
 }
 
+impl Needed {
+    /// Whether `name` is one of the needed names (or the unsuffixed form of a needed
+    /// `_extracted` name).
+    #[inline]
+    fn has(&self, name: &[u8]) -> bool {
+        if self.list.len() <= 8 {
+            // A few names (the usual hint): comparing lengths first beats hashing.
+            self.list.iter().any(|k| k.as_bytes() == name)
+        } else {
+            std::str::from_utf8(name).is_ok_and(|n| self.names.contains(n))
+        }
+    }
+}
+
+/// True when a top-level key is its own sanitised form: not empty, no leading digit,
+/// only `[a-zA-Z0-9_]` (see [`append_sanitized`]).
+#[inline]
+fn is_plain_key(key: &[u8]) -> bool {
+    key.first().is_some_and(|c| !c.is_ascii_digit())
+        && key.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
 impl Default for JsonParser {
     fn default() -> Self {
         Self::new()
@@ -427,18 +449,30 @@ impl FlattenState<'_> {
                 r
             }
             Kind::String | Kind::Number | Kind::Bool => {
+                if let Some(n) = self.needed {
+                    // A top-level key that sanitises to itself is its own label name (or
+                    // that name + `_extracted`, whose unsuffixed form is in `list` too):
+                    // reject it before building any name.
+                    if self.key.is_empty() && !escaped && is_plain_key(key_raw) && !n.has(key_raw) {
+                        return Ok(());
+                    }
+                }
                 let prefix_len = self.key.len();
                 self.push_key(key_raw, escaped)?;
+                if let Some(n) = self.needed {
+                    // Same test on the built name: `key_extracted` can only be needed
+                    // when `key` is in the list.
+                    if !n.has(self.key.as_bytes()) {
+                        self.key.truncate(prefix_len);
+                        return Ok(());
+                    }
+                }
                 if self.labels.base_has(self.key) {
                     self.key.push_str(DUPLICATE_SUFFIX);
                 }
                 let wanted = match self.needed {
                     None => true,
-                    // A few names (the usual hint): a length-first scan beats hashing.
-                    Some(n) if n.list.len() <= 8 => {
-                        n.list.iter().any(|k| k.as_str() == self.key.as_str())
-                    }
-                    Some(n) => n.names.contains(self.key.as_str()),
+                    Some(n) => n.has(self.key.as_bytes()),
                 };
                 if wanted {
                     self.value.clear();
@@ -505,6 +539,41 @@ fn next_token(data: &[u8], mut p: usize) -> Option<usize> {
     None
 }
 
+/// The first `"` or `\\` at or after `from`. Keys and most values are short: the first
+/// 32 bytes are scanned a word at a time (SWAR), which beats setting up a vectorised
+/// search; longer strings continue with `memchr2`.
+#[inline]
+fn find_quote_or_backslash(data: &[u8], from: usize) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const QUOTES: u64 = LO * b'"' as u64;
+    const BACKSLASHES: u64 = LO * b'\\' as u64;
+    let head = data.len().min(from.saturating_add(32));
+    let mut i = from;
+    while i + 8 <= head {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&data[i..i + 8]);
+        let w = u64::from_le_bytes(w);
+        let (q, b) = (w ^ QUOTES, w ^ BACKSLASHES);
+        // The lowest flagged byte of `x - LO & !x & HI` is the first zero byte of `x`
+        // (borrows only flag bytes above a real zero), so the lowest bit of the union
+        // is the first quote or backslash.
+        let m = ((q.wrapping_sub(LO) & !q) | (b.wrapping_sub(LO) & !b)) & HI;
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    if let Some(k) = data
+        .get(i..head)?
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+    {
+        return Some(i + k);
+    }
+    memchr::memchr2(b'"', b'\\', data.get(head..)?).map(|o| head + o)
+}
+
 /// Finds the end of a string whose content starts at `p` (after the opening quote).
 /// Returns the index after the closing quote and whether a backslash was seen.
 #[inline]
@@ -512,8 +581,7 @@ fn string_end(data: &[u8], p: usize) -> Option<(usize, bool)> {
     let mut i = p;
     let mut escaped = false;
     loop {
-        let off = memchr::memchr2(b'"', b'\\', &data[i..])?;
-        i += off;
+        i = find_quote_or_backslash(data, i)?;
         if data[i] == b'\\' {
             escaped = true;
             i += 2;
@@ -955,6 +1023,131 @@ mod tests {
         p.parse(br#"{"a":1, broken"#, &mut b);
         assert!(!b.has_error());
         assert_eq!(b.get("a"), Some("1"));
+    }
+
+    /// The pruned scan (`with_needed_keys`) gives exactly the needed part of the full
+    /// flattening, `__error__` and `__error_details__` included, on tricky lines. Every
+    /// needed set includes a name no line has, so the scan never stops early (early
+    /// stop is covered by `needed_keys_only`).
+    #[test]
+    fn needed_keys_match_full_flatten() {
+        let lines: &[&[u8]] = &[
+            br#"{"level":"info","status":200,"latency_ms":15.0,"path":"/a"}"#,
+            br#"{"level":"info","level":"warn","status":1,"status":2}"#,
+            br#"{"http.status":503,"http":{"status":"nested","method":"GET"},"1st":"d"}"#,
+            br#"{"\u006cevel":"escaped","lev\"el":"q","app":"clash","host":"h"}"#,
+            br#"{"arr":[1,{"level":"in array"}],"n":null,"ok":true,"level":"x"}"#,
+            br#"{"pod":{"uuid":"u","deployment":{"ref":"r"}},"pod_uuid":"top"}"#,
+            br#"{"level":"info","status":5"#,
+            br#"{"level":"info", "status" 5}"#,
+            br#"{"status":"bad\q escape","level":"e"}"#,
+            br#"{"a\qb":"bad key escape","level":"e"}"#,
+            b"not json at all",
+            br#"["level","array"]"#,
+            b"",
+            br#"  {"level" : "spaced" , "status" : 7 }  trailing"#,
+            b"{\"level\":\"caf\xc3\xa9\",\"st\xffatus\":\"bad utf8 key\"}",
+            br#"{" ":{"level":"blank parent"},"LEVEL":"upper"}"#,
+        ];
+        let needed: &[&[&str]] = &[
+            &["level", "zz_absent"],
+            &["status", "latency_ms", "zz_absent"],
+            &["http_status", "http_method", "_1st", "zz_absent"],
+            &["app_extracted", "host", "level", "zz_absent"],
+            &["pod_uuid", "pod_deployment_ref", "zz_absent"],
+            &["st_atus", "LEVEL", "a_b", "zz_absent"],
+            &[
+                "a1",
+                "a2",
+                "a3",
+                "a4",
+                "a5",
+                "a6",
+                "a7",
+                "a8",
+                "level",
+                "status",
+                "zz_absent",
+            ],
+        ];
+        let stream = [("app", "api"), ("host", "node-1")];
+        for line in lines {
+            let full = {
+                let mut p = JsonParser::new();
+                run(&mut p, &stream, std::str::from_utf8(line).unwrap_or(""))
+            };
+            let full = if std::str::from_utf8(line).is_ok() {
+                full
+            } else {
+                let s: Vec<(String, String)> = stream
+                    .iter()
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .collect();
+                let mut b = LabelsBuilder::with_stream(&s);
+                JsonParser::new().parse(line, &mut b);
+                b.to_vec()
+            };
+            for names in needed {
+                let s: Vec<(String, String)> = stream
+                    .iter()
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .collect();
+                let mut b = LabelsBuilder::with_stream(&s);
+                JsonParser::with_needed_keys(names.iter().copied()).parse(line, &mut b);
+                let want: Vec<(String, String)> = full
+                    .iter()
+                    .filter(|(n, _)| {
+                        stream.iter().any(|(s, _)| s == n)
+                            || names.contains(&n.as_str())
+                            || n.starts_with("__error")
+                    })
+                    .cloned()
+                    .collect();
+                assert_eq!(
+                    b.to_vec(),
+                    want,
+                    "line {:?}, needed {names:?}",
+                    String::from_utf8_lossy(line)
+                );
+            }
+        }
+    }
+
+    /// The word-at-a-time search finds exactly the first quote or backslash, at every
+    /// offset and alignment, in strings shorter and longer than its 32-byte head.
+    #[test]
+    fn quote_search_matches_naive() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..80usize {
+            for _ in 0..40 {
+                let data: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        match seed % 23 {
+                            0 => b'"',
+                            1 => b'\\',
+                            2 => 0x80 | (seed >> 8) as u8,
+                            3 => 0,
+                            _ => b'a' + (seed >> 16) as u8 % 26,
+                        }
+                    })
+                    .collect();
+                for from in 0..=len {
+                    let naive = data[from..]
+                        .iter()
+                        .position(|&c| c == b'"' || c == b'\\')
+                        .map(|k| from + k);
+                    assert_eq!(
+                        find_quote_or_backslash(&data, from),
+                        naive,
+                        "{data:?} from {from}"
+                    );
+                }
+            }
+        }
+        assert_eq!(find_quote_or_backslash(b"ab", 5), None);
     }
 
     #[test]

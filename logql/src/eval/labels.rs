@@ -133,6 +133,12 @@ impl Slots {
     }
 }
 
+/// The bit of [`LabelsBuilder::base_lens`] for a name of `len` bytes.
+#[inline]
+fn len_bit(len: usize) -> u64 {
+    1 << len.min(63)
+}
+
 /// The label set of one entry while a pipeline runs over it.
 ///
 /// ```
@@ -155,6 +161,9 @@ impl Slots {
 pub struct LabelsBuilder {
     /// Stream labels, sorted by name.
     base: Vec<(String, String)>,
+    /// Bit `min(len, 63)` set for the length of every stream label name: most parsed
+    /// keys are rejected by [`base_has`](Self::base_has) without a string comparison.
+    base_lens: u64,
     add: [Slots; 3],
     del: Slots,
     err: String,
@@ -181,6 +190,7 @@ impl LabelsBuilder {
         self.base.clear();
         self.base.extend(stream.iter().cloned());
         self.base.sort_by(|a, b| a.0.cmp(&b.0));
+        self.base_lens = self.base.iter().fold(0, |m, (n, _)| m | len_bit(n.len()));
         self.reset();
     }
 
@@ -200,7 +210,11 @@ impl LabelsBuilder {
     }
 
     /// True if the stream labels contain `name` (Loki's `BaseHas`).
+    #[inline]
     pub fn base_has(&self, name: &str) -> bool {
+        if self.base_lens & len_bit(name.len()) == 0 {
+            return false;
+        }
         self.base
             .binary_search_by(|(n, _)| n.as_str().cmp(name))
             .is_ok()
@@ -383,6 +397,24 @@ impl LabelsBuilder {
     /// result is exactly the stream labels, which callers may reuse as they are.
     pub fn is_unchanged(&self) -> bool {
         self.add.iter().all(|s| s.len == 0) && self.del.len == 0 && !self.has_error()
+    }
+
+    /// True when there is no error and no label named in `names` was set or deleted
+    /// since [`reset`](Self::reset): each of them has its stream value, or is absent.
+    ///
+    /// ```
+    /// use logjar_logql::eval::labels::{LabelsBuilder, LabelCategory};
+    /// let mut b = LabelsBuilder::with_stream(&[("host".into(), "h1".into())]);
+    /// b.set(LabelCategory::Parsed, "latency_ms", "12");
+    /// assert!(b.unchanged_for(&["host".to_string()]));
+    /// assert!(!b.unchanged_for(&["latency_ms".to_string()]));
+    /// ```
+    pub fn unchanged_for(&self, names: &[String]) -> bool {
+        !self.has_error()
+            && self.err_details.is_empty()
+            && names
+                .iter()
+                .all(|n| !self.del.contains(n) && self.add.iter().all(|s| !s.contains(n)))
     }
 
     /// Visits every current label once, unsorted: stream labels not deleted or

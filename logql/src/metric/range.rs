@@ -30,7 +30,7 @@ use std::borrow::Cow;
 use crate::metric::series::{Grouping, Labels, Matrix, Point, Series};
 use crate::metric::steps::Steps;
 use crate::metric::window::{
-    quantile_select, quantile_sorted, MaxM, MinM, SortedWindow, SumM, TwoStack, VarM,
+    quantile_select, quantile_sorted, MaxM, MinM, RankWindow, SortedWindow, SumM, TwoStack, VarM,
 };
 
 /// A range aggregation function.
@@ -289,7 +289,11 @@ pub fn unwrapped_range_aggregate(
         let values: Vec<f64> = samples.iter().map(|s| s.1).collect();
         let bounds = window_bounds(window, steps, &samples);
         let total: usize = bounds.iter().map(|&(lo, hi)| hi - lo).sum();
-        let mut agg = WindowAgg::new(op, window, total <= 8 * samples.len() + bounds.len());
+        let few_overlaps = total <= 8 * samples.len() + bounds.len();
+        let mut agg = WindowAgg::new(op, window, few_overlaps);
+        if let (WindowAgg::Quantile(_, q), true) = (&agg, RankWindow::applies(&values)) {
+            agg = WindowAgg::RankQuantile(RankWindow::new(&values), *q);
+        }
         let mut points = Vec::new();
         for (i, &(lo, hi)) in bounds.iter().enumerate() {
             if let Some(value) = agg.eval(&samples, &values, lo, hi) {
@@ -445,6 +449,7 @@ enum WindowAgg {
     Max(TwoStack<MaxM>),
     Var(TwoStack<VarM>, bool),
     Quantile(SortedWindow, f64),
+    RankQuantile(RankWindow, f64),
     QuantileSelect(Vec<f64>, f64),
     First,
     Last,
@@ -519,6 +524,10 @@ impl WindowAgg {
             WindowAgg::Quantile(w, q) => {
                 w.slide(values, lo, hi);
                 (lo < hi).then(|| quantile_sorted(*q, w.values()))
+            }
+            WindowAgg::RankQuantile(w, q) => {
+                w.slide(lo, hi);
+                (lo < hi).then(|| w.quantile(*q))
             }
             WindowAgg::QuantileSelect(buf, q) => {
                 buf.clear();

@@ -9,7 +9,8 @@
 //!   a sample never subtracts, so there is no cancellation drift: each window's summary
 //!   is a merge of exact partial summaries, as accurate as a fresh recomputation.
 //! - [`SortedWindow`]: the window's values kept sorted (binary-search insert/remove),
-//!   for quantiles.
+//!   for quantiles; [`RankWindow`] does the same with ranks in a Fenwick tree when
+//!   equal values are identical (no NaN, no `-0.0`).
 
 use std::cmp::Ordering;
 
@@ -331,6 +332,139 @@ impl SortedWindow {
     }
 }
 
+/// Order statistics of a sliding window over one series' values, for quantiles over
+/// many overlapping windows: every value is replaced by its rank among the series'
+/// distinct values, and a Fenwick tree counts the window's ranks, so a slide costs
+/// O(log n) per sample (no memmove of a sorted window) and the k-th smallest value is a
+/// tree descent.
+///
+/// Only for values where comparing equal means bitwise equal (no NaN, no `-0.0`:
+/// [`RankWindow::applies`]); [`SortedWindow`] keeps the arrival order of such values.
+#[derive(Debug)]
+pub(crate) struct RankWindow {
+    lo: usize,
+    hi: usize,
+    /// The series' distinct values, ascending.
+    keys: Vec<f64>,
+    /// Rank (index into `keys`) of each sample.
+    ranks: Vec<u32>,
+    /// Fenwick tree over ranks (1-based).
+    tree: Vec<u32>,
+    len: usize,
+}
+
+impl RankWindow {
+    /// True when every value compares equal only to identical values.
+    pub(crate) fn applies(values: &[f64]) -> bool {
+        values
+            .iter()
+            .all(|v| !(v.is_nan() || *v == 0.0 && v.is_sign_negative()))
+            && values.len() < u32::MAX as usize
+    }
+
+    /// A window over `values` (which must satisfy [`applies`](Self::applies)).
+    pub(crate) fn new(values: &[f64]) -> RankWindow {
+        let mut keys = values.to_vec();
+        keys.sort_by(|a, b| cmp_nan_first(*a, *b));
+        keys.dedup();
+        let ranks = values
+            .iter()
+            .map(|v| keys.partition_point(|k| cmp_nan_first(*k, *v) == Ordering::Less) as u32)
+            .collect();
+        RankWindow {
+            lo: 0,
+            hi: 0,
+            tree: vec![0; keys.len() + 1],
+            keys,
+            ranks,
+            len: 0,
+        }
+    }
+
+    fn add(&mut self, rank: u32, up: bool) {
+        let mut i = rank as usize + 1;
+        while i < self.tree.len() {
+            if up {
+                self.tree[i] += 1;
+            } else {
+                self.tree[i] -= 1;
+            }
+            i += i & i.wrapping_neg();
+        }
+        if up {
+            self.len += 1;
+        } else {
+            self.len -= 1;
+        }
+    }
+
+    /// Moves the window to `[lo, hi)` (same contract as [`SortedWindow::slide`]).
+    pub(crate) fn slide(&mut self, lo: usize, hi: usize) {
+        let hi = hi.min(self.ranks.len()).max(self.hi);
+        let lo = lo.min(hi).max(self.lo);
+        if lo >= self.hi {
+            self.tree.iter_mut().for_each(|c| *c = 0);
+            self.len = 0;
+            self.hi = lo;
+        } else {
+            for i in self.lo..lo {
+                self.add(self.ranks[i], false);
+            }
+        }
+        for i in self.hi..hi {
+            self.add(self.ranks[i], true);
+        }
+        self.lo = lo;
+        self.hi = hi;
+    }
+
+    /// Number of values in the window.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The `k`-th smallest value of the window (0-based; `k < len`).
+    pub(crate) fn kth(&self, k: usize) -> f64 {
+        let n = self.tree.len() - 1;
+        let mut pos = 0usize;
+        let mut rem = k + 1;
+        let mut step = if n == 0 {
+            0
+        } else {
+            1 << (usize::BITS - 1 - n.leading_zeros())
+        };
+        while step > 0 {
+            let next = pos + step;
+            if next <= n && (self.tree[next] as usize) < rem {
+                pos = next;
+                rem -= self.tree[next] as usize;
+            }
+            step >>= 1;
+        }
+        self.keys.get(pos).copied().unwrap_or(f64::NAN)
+    }
+
+    /// [`quantile_sorted`] of the window's values.
+    pub(crate) fn quantile(&self, q: f64) -> f64 {
+        if self.len == 0 || q.is_nan() {
+            return f64::NAN;
+        }
+        if q < 0.0 {
+            return f64::NEG_INFINITY;
+        }
+        if q > 1.0 {
+            return f64::INFINITY;
+        }
+        let n = self.len as f64;
+        let rank = q * (n - 1.0);
+        let lower = rank.floor().max(0.0);
+        let upper = (n - 1.0).min(lower + 1.0);
+        let weight = rank - rank.floor();
+        self.kth(lower as usize) * (1.0 - weight) + self.kth(upper as usize) * weight
+    }
+}
+
 /// Prometheus/Loki `quantile` over values sorted by [`cmp_nan_first`]: NaN for no
 /// values, -Inf for `q < 0`, +Inf for `q > 1`, NaN for `q` NaN, else linear
 /// interpolation between the two closest ranks (`rank = q·(n-1)`), computed with the
@@ -452,6 +586,53 @@ mod tests {
         assert_eq!(&w.values()[1..], &[1.0, 2.0]);
         w.slide(&vals, 5, 6);
         assert_eq!(w.values(), &[5.0]);
+    }
+
+    /// The rank window gives exactly the sorted window's quantiles over random slides
+    /// of values with duplicates and infinities.
+    #[test]
+    fn rank_window_matches_sorted_window() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for n in [0usize, 1, 2, 7, 64, 300] {
+            let vals: Vec<f64> = (0..n)
+                .map(|_| match next() % 13 {
+                    0 => f64::INFINITY,
+                    1 => f64::NEG_INFINITY,
+                    2 => 0.0,
+                    r => (next() % 40) as f64 / 4.0 - if r == 3 { 100.0 } else { 0.0 },
+                })
+                .collect();
+            assert!(RankWindow::applies(&vals));
+            let mut rw = RankWindow::new(&vals);
+            let mut sw = SortedWindow::default();
+            let (mut lo, mut hi) = (0usize, 0usize);
+            for _ in 0..200 {
+                hi += (next() % 9) as usize;
+                lo += (next() % 9) as usize;
+                let (l, h) = (lo.min(hi), hi);
+                rw.slide(l, h);
+                sw.slide(&vals, l, h);
+                assert_eq!(rw.len(), sw.values().len());
+                for q in [0.0, 0.1, 0.5, 0.9, 0.99, 1.0, -1.0, 2.0, f64::NAN] {
+                    let (a, b) = (rw.quantile(q), quantile_sorted(q, sw.values()));
+                    assert!(
+                        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                        "n {n} [{l},{h}) q {q}: {a} vs {b}"
+                    );
+                }
+                if lo > n + 10 {
+                    break;
+                }
+            }
+        }
+        assert!(!RankWindow::applies(&[1.0, f64::NAN]));
+        assert!(!RankWindow::applies(&[-0.0]));
     }
 
     #[test]

@@ -186,6 +186,11 @@ impl Interner {
 
     /// The selected labels of `lbs` as a shared set, and their [`labels_hash`].
     pub(crate) fn intern(&mut self, lbs: &LabelsBuilder, select: Select<'_>) -> (Labels, u64) {
+        if let (Select::Only(names), true) = (select, self.caching) {
+            if let Some(hit) = self.lookup_only(lbs, names) {
+                return hit;
+            }
+        }
         self.fill(lbs, select);
         let hash = hash_pairs(self.live());
         if !self.caching {
@@ -217,6 +222,28 @@ impl Interner {
             self.len += 1;
         }
         (labels, hash)
+    }
+
+    /// The hit path of [`Select::Only`] (a grouping `by (…)`, a few names): hashes and
+    /// compares the selected values where they are, without copying them first.
+    fn lookup_only(&mut self, lbs: &LabelsBuilder, names: &[String]) -> Option<(Labels, u64)> {
+        let selected = || {
+            names.iter().filter_map(|n| {
+                lbs.get(n)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| (n.as_str(), v))
+            })
+        };
+        let hash = hash_pairs(selected());
+        let found = self
+            .map
+            .get(&hash)?
+            .iter()
+            .find(|c| c.iter().eq(selected()))?
+            .clone();
+        self.lookups += 1;
+        self.hits += 1;
+        Some((found, hash))
     }
 
     /// Forgets every set (call when the stream changes) and turns caching back on.
@@ -260,6 +287,28 @@ mod tests {
         let (again, _) = i.intern(&b, Select::All);
         assert_eq!(again, all);
         assert_eq!(i.len, 3);
+    }
+
+    /// The in-place hit path of `Select::Only` answers exactly as the copying path.
+    #[test]
+    fn only_hits_match_the_copying_path() {
+        let names = ["app".to_string(), "level".to_string()];
+        let mut cached = Interner::default();
+        for (level, extra) in [
+            ("info", "1"),
+            ("warn", "2"),
+            ("info", "3"),
+            ("", "4"),
+            ("warn", "5"),
+        ] {
+            let b = builder(&[("level", level), ("extra", extra)]);
+            let got = cached.intern(&b, Select::Only(&names));
+            let want = Interner::default().intern(&b, Select::Only(&names));
+            assert_eq!(got, want, "level {level:?}");
+            assert_eq!(got.1, labels_hash(&got.0));
+        }
+        // three distinct sets ({app, level=info}, {app, level=warn}, {app}); two hits
+        assert_eq!((cached.len, cached.hits), (3, 2));
     }
 
     #[test]

@@ -348,7 +348,12 @@ impl StreamSampleExtractor {
             let (l, h) = sp.interner.intern(&sp.builder, Select::All);
             self.current = l;
             self.current_hash = h;
-        } else if matches!(c.group, Group::NoLabels) || sp.builder.is_unchanged() {
+        } else if match &c.group {
+            Group::NoLabels => true,
+            // The kept labels are the stream's: the grouped stream labels.
+            Group::By(g) => sp.builder.unchanged_for(g),
+            Group::All | Group::Without(_) => sp.builder.is_unchanged(),
+        } {
             return Some((value, &self.base, self.base_hash));
         } else {
             let (l, h) = sp.interner.intern(&sp.builder, c.group.select());
