@@ -1,28 +1,13 @@
 //! End-to-end tests of the `logjar` binary: spawned as a process on temporary data dirs.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+mod common;
+use common::run as run_with_stdin;
+
 fn logjar(data: &Path, args: &[&str]) -> Output {
     run_with_stdin(data, args, None)
-}
-
-fn run_with_stdin(data: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_logjar"));
-    cmd.arg("--data").arg(data).args(args);
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn logjar");
-    if let Some(input) = stdin {
-        // A command that fails before reading its input closes the pipe: not an error here.
-        let _ = child.stdin.take().unwrap().write_all(input);
-    }
-    child.wait_with_output().unwrap()
 }
 
 fn stdout(o: &Output) -> String {

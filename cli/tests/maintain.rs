@@ -1,25 +1,9 @@
 //! End-to-end tests of `logjar compact`, `logjar delete`, `--retention` and the
 //! pending deletes in `logjar stats`.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn run(data: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_logjar"));
-    cmd.arg("--data").arg(data).args(args);
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn logjar");
-    if let Some(input) = stdin {
-        let _ = child.stdin.take().unwrap().write_all(input);
-    }
-    child.wait_with_output().unwrap()
-}
+mod common;
+use common::run;
 
 fn ok(data: &Path, args: &[&str]) -> (String, String) {
     let o = run(data, args, None);

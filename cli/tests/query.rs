@@ -1,24 +1,10 @@
 //! `logjar query` end to end: output formats, defaults, exit codes and error messages.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-fn logjar(data: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_logjar"));
-    cmd.arg("--data").arg(data).args(args);
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn logjar");
-    if let Some(input) = stdin {
-        let _ = child.stdin.take().unwrap().write_all(input); // an early exit closes the pipe
-    }
-    child.wait_with_output().unwrap()
-}
+mod common;
+use common::run as logjar;
 
 fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
