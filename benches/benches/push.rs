@@ -51,7 +51,15 @@ fn push(c: &mut Criterion) {
         data.raw_bytes as f64 / 1e6
     );
     // One-shot figures first: CPU time per entry and bytes on disk.
+    // `LOGJAR_BENCH_MODES=interval,never` limits them to some sync modes (for profiling).
+    let wanted = std::env::var("LOGJAR_BENCH_MODES").ok();
     for (name, mode) in MODES {
+        if wanted
+            .as_deref()
+            .is_some_and(|w| !w.split(',').any(|m| m == name))
+        {
+            continue;
+        }
         let dir = tempfile::tempdir().expect("tempdir");
         let db = Db::open(dir.path(), options(mode)).expect("open");
         let (cpu0, t0) = (support::cpu_seconds(), Instant::now());
@@ -71,6 +79,9 @@ fn push(c: &mut Criterion) {
         );
     }
     // Group commit: four threads pushing with `always` share fsyncs.
+    if wanted
+        .as_deref()
+        .is_none_or(|w| w.split(',').any(|m| m == "always"))
     {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = Db::open(dir.path(), options(SyncMode::Always)).expect("open");

@@ -19,10 +19,24 @@ const CHILD_ENV: &str = "LOGJAR_CRASH_CHILD";
 const START_ENV: &str = "LOGJAR_CRASH_START";
 const ROUNDS: u64 = 60;
 
+/// Set (to any value) for the child of the carry variant.
+const CARRY_ENV: &str = "LOGJAR_CRASH_CARRY";
+
 fn options() -> Options {
     Options::default()
         .sync(SyncMode::Always)
         .block_target_bytes(512)
+        .out_of_order_window(Duration::from_secs(1 << 30))
+}
+
+/// The carry variant: no explicit flushes, and a head small enough that memory-driven
+/// flushes happen and carry small head buffers over (WAL carry records). `Never` is
+/// enough here: a push has reached the OS when it returns, which survives SIGKILL.
+fn carry_options() -> Options {
+    Options::default()
+        .sync(SyncMode::Never)
+        .block_target_bytes(1024)
+        .max_head_bytes(16 << 10)
         .out_of_order_window(Duration::from_secs(1 << 30))
 }
 
@@ -53,13 +67,15 @@ fn crash_child() {
         return; // not the child: nothing to do
     };
     let start: u64 = std::env::var(START_ENV).unwrap().parse().unwrap();
-    let db = Db::open(&dir, options()).unwrap();
+    let carry = std::env::var(CARRY_ENV).is_ok();
+    let opts = if carry { carry_options() } else { options() };
+    let db = Db::open(&dir, opts).unwrap();
     let mut out = std::io::stdout().lock();
     for id in start.. {
         db.push("fake", &batch(id)).unwrap();
         writeln!(out, "ack {id}").unwrap();
         out.flush().unwrap();
-        if id % 13 == 5 {
+        if !carry && id % 13 == 5 {
             db.flush().unwrap();
         }
     }
@@ -102,6 +118,15 @@ fn read_all(dir: &std::path::Path) -> BTreeMap<u64, BTreeSet<String>> {
 
 #[test]
 fn acknowledged_batches_survive_sigkill() {
+    sigkill_rounds(false);
+}
+
+#[test]
+fn acknowledged_batches_survive_sigkill_with_carrying_flushes() {
+    sigkill_rounds(true);
+}
+
+fn sigkill_rounds(carry: bool) {
     if std::env::var(CHILD_ENV).is_ok() {
         return;
     }
@@ -112,14 +137,16 @@ fn acknowledged_batches_survive_sigkill() {
     let mut total_acked = 0;
     for round in 0..ROUNDS {
         let start = round * 1_000_000;
-        let mut child = Command::new(&exe)
-            .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+        let mut cmd = Command::new(&exe);
+        cmd.args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, dir.path())
             .env(START_ENV, start.to_string())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::null());
+        if carry {
+            cmd.env(CARRY_ENV, "1");
+        }
+        let mut child = cmd.spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let reader = std::thread::spawn(move || {
             let mut ids = Vec::new();

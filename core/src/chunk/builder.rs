@@ -209,8 +209,7 @@ impl ChunkBuilder {
     }
 
     fn cut(&mut self) {
-        let n = self.ts.len();
-        if n == 0 {
+        if self.ts.is_empty() {
             return;
         }
         let metadata = if self.meta_any {
@@ -222,36 +221,18 @@ impl ChunkBuilder {
         } else {
             None
         };
-        let offset = self.out.bytes.len();
         let level = self.level;
         let deflater = self.deflater.get_or_insert_with(|| Deflater::take(level));
-        let crc = block::encode_block(
+        append_block(
             deflater,
+            &mut self.out,
             &BlockInput {
                 ts: &self.ts,
                 lens: &self.lens,
                 lines: &self.lines,
                 metadata,
             },
-            &mut self.out.bytes,
         );
-        let meta = BlockMeta {
-            min_ts: self.ts[0],
-            max_ts: self.ts[n - 1],
-            entries: n as u32,
-            raw_bytes: self.lines.len() as u64,
-            offset: offset as u64,
-            len: (self.out.bytes.len() - offset) as u32,
-            crc,
-        };
-        let o = &mut self.out;
-        if o.blocks.is_empty() {
-            o.min_ts = meta.min_ts;
-        }
-        o.max_ts = meta.max_ts;
-        o.entries += u64::from(meta.entries);
-        o.raw_bytes += meta.raw_bytes;
-        o.blocks.push(meta);
         self.ts.clear();
         self.lens.clear();
         self.lines.clear();
@@ -260,6 +241,82 @@ impl ChunkBuilder {
         self.meta_refs.clear();
         self.meta_any = false;
     }
+
+    /// Encodes entries given as columns — timestamps, line lengths and the lines
+    /// concatenated, in ascending `(ts, line)` order, without metadata — into a chunk
+    /// identical to pushing them one by one into a fresh builder and finishing it, but
+    /// without copying the lines into the builder first.
+    ///
+    /// # Panics
+    /// If the columns disagree (lengths count, or the lengths do not sum to the lines'
+    /// length) or a line is longer than [`MAX_LINE_LEN`]: callers build them together.
+    pub(crate) fn encode_columns(
+        block_target_raw_bytes: usize,
+        zstd_level: i32,
+        ts: &[i64],
+        lens: &[u32],
+        lines: &[u8],
+    ) -> EncodedChunk {
+        assert_eq!(ts.len(), lens.len(), "one length per timestamp");
+        let target = block_target_raw_bytes.clamp(1, MAX_BLOCK_TARGET);
+        let mut out = EncodedChunk::empty();
+        let mut deflater: Option<Deflater> = None;
+        let (mut first, mut off, mut acc) = (0usize, 0usize, 0usize);
+        for (i, &len) in lens.iter().enumerate() {
+            assert!(len as usize <= MAX_LINE_LEN, "line exceeds MAX_LINE_LEN");
+            acc += len as usize;
+            let last = i + 1 == lens.len();
+            if acc >= target || i + 1 - first >= MAX_BLOCK_ENTRIES || last {
+                let d = deflater.get_or_insert_with(|| Deflater::take(zstd_level));
+                append_block(
+                    d,
+                    &mut out,
+                    &BlockInput {
+                        ts: &ts[first..=i],
+                        lens: &lens[first..=i],
+                        lines: &lines[off..off + acc],
+                        metadata: None,
+                    },
+                );
+                first = i + 1;
+                off += acc;
+                acc = 0;
+            }
+        }
+        assert_eq!(
+            off,
+            lines.len(),
+            "line lengths must sum to the lines' length"
+        );
+        if let Some(d) = deflater {
+            d.give_back();
+        }
+        out
+    }
+}
+
+/// Encodes one block (1 ..= [`MAX_BLOCK_ENTRIES`] entries) at the end of `out` and
+/// records its metadata.
+fn append_block(deflater: &mut Deflater, out: &mut EncodedChunk, input: &BlockInput<'_>) {
+    let n = input.ts.len();
+    let offset = out.bytes.len();
+    let crc = block::encode_block(deflater, input, &mut out.bytes);
+    let meta = BlockMeta {
+        min_ts: input.ts[0],
+        max_ts: input.ts[n - 1],
+        entries: n as u32,
+        raw_bytes: input.lines.len() as u64,
+        offset: offset as u64,
+        len: (out.bytes.len() - offset) as u32,
+        crc,
+    };
+    if out.blocks.is_empty() {
+        out.min_ts = meta.min_ts;
+    }
+    out.max_ts = meta.max_ts;
+    out.entries += u64::from(meta.entries);
+    out.raw_bytes += meta.raw_bytes;
+    out.blocks.push(meta);
 }
 
 impl Drop for ChunkBuilder {

@@ -416,6 +416,17 @@ mod tests {
         }
 
         #[test]
+        fn columns_encode_like_the_builder(rows in arb_rows(), target in 1usize..5000, level in 1i32..4) {
+            let rows: Vec<Row> = rows.into_iter().map(|(t, l, _)| (t, l, vec![])).collect();
+            let want = build(&rows, target, level);
+            let ts: Vec<i64> = rows.iter().map(|r| r.0).collect();
+            let lens: Vec<u32> = rows.iter().map(|r| r.1.len() as u32).collect();
+            let lines: Vec<u8> = rows.iter().flat_map(|r| r.1.iter().copied()).collect();
+            let got = ChunkBuilder::encode_columns(target, level, &ts, &lens, &lines);
+            prop_assert_eq!(got, want);
+        }
+
+        #[test]
         fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300), seal in any::<bool>()) {
             let mut b = bytes;
             if seal && b.len() >= 4 {

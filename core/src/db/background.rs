@@ -88,12 +88,11 @@ fn run(inner: &Inner) {
         let Some(first_write) = first_write else {
             continue;
         };
-        let due = requested
-            || mem > opts.max_head_bytes
-            || first_write.elapsed() >= opts.max_chunk_age
+        let aged = first_write.elapsed() >= opts.max_chunk_age
             || (!opts.flush_interval.is_zero() && last_flush.elapsed() >= opts.flush_interval);
-        if due {
-            match inner.flush() {
+        if aged || requested || mem > opts.max_head_bytes {
+            // Only a flush for memory may carry unfinished head buffers over.
+            match inner.flush_with(!aged) {
                 Ok(()) => last_flush = Instant::now(),
                 Err(e) => {
                     inner.counters.add_flush_error();

@@ -113,7 +113,6 @@ struct Writer {
     tenants: HashMap<String, WriterTenant>,
     /// Set when a WAL write or fsync failed, or when closed.
     closed: Option<Option<String>>,
-    encode_buf: Vec<u8>,
 }
 
 /// Per-tenant state the write path needs.

@@ -182,6 +182,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
     // The WAL: files below the checkpoint are covered by segments.
     let mut replay: Vec<(u64, PathBuf)> = Vec::new();
     let mut max_seq = manifest.wal_checkpoint;
+    let checkpoint = manifest.wal_checkpoint;
     for (seq, path) in wal::wal_files(&wal_dir)? {
         if seq < manifest.wal_checkpoint {
             remove_file(&path);
@@ -211,7 +212,6 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
             batch_seq: 0,
             tenants: writer_tenants,
             closed: None,
-            encode_buf: Vec::new(),
         }),
         view: RwLock::new(View {
             tenants,
@@ -225,7 +225,11 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
         counters: Default::default(),
         recovery: RecoveryReport::default(),
     };
-    for (_, path) in &replay {
+    for (seq, path) in &replay {
+        // A carry in the checkpoint file re-logs what the deleted older files held; in
+        // a later file, the flush that wrote it never committed and the older files
+        // that hold the same entries are replayed instead.
+        let apply_carry = *seq == checkpoint;
         let outcome = {
             let mut w = inner.writer.lock();
             // File offset of the next record, so that a bad payload is reported where it is.
@@ -235,7 +239,8 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
                 pos = base + payload.len() as u64;
                 let rec = wal::decode_record(payload).map_err(|e| e.into_corrupt(path, base))?;
                 match rec {
-                    WalRecord::Push { tenant, streams } => {
+                    WalRecord::Carry { .. } if !apply_carry => {}
+                    WalRecord::Push { tenant, streams } | WalRecord::Carry { tenant, streams } => {
                         let refs: Vec<Vec<&Entry>> =
                             streams.iter().map(|s| s.entries.iter().collect()).collect();
                         let groups: Vec<(&Labels, &[&Entry])> = streams

@@ -4,6 +4,8 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
+use xxhash_rust::xxh3::Xxh3Builder;
+
 use super::{Inner, RejectCounts, Writer};
 use crate::entry::{Entry, StreamEntries};
 use crate::error::{Error, LimitError, Result};
@@ -104,7 +106,7 @@ struct KeyState<'a> {
     last: Option<(i64, &'a [u8])>,
     accepted: Vec<(i64, &'a [u8])>,
     /// Built on the first entry that is not beyond `last`.
-    set: Option<HashSet<(i64, &'a [u8])>>,
+    set: Option<HashSet<(i64, &'a [u8]), Xxh3Builder>>,
 }
 
 impl<'a> KeyState<'a> {
@@ -227,7 +229,8 @@ impl Inner {
             let window = self.opts.window_ns();
             let mut active = view.live.active_streams(tenant);
             let mut keys: Vec<KeyState<'_>> = Vec::new();
-            let mut key_of: HashMap<&Labels, usize> = HashMap::new();
+            let mut key_of: HashMap<&Labels, usize, Xxh3Builder> =
+                HashMap::with_capacity_and_hasher(candidates.len(), Xxh3Builder::new());
             let mut groups: Vec<(&Labels, Vec<&Entry>)> = Vec::with_capacity(candidates.len());
             for (labels, ents) in candidates {
                 let k = *key_of.entry(labels).or_insert_with(|| {
@@ -318,7 +321,7 @@ impl Inner {
                 // Ingest outruns the background flush: flush here (backpressure). The
                 // frozen head being flushed plus the live one bound memory to about
                 // 2.25 × max_head_bytes (at 2 × a fast NDJSON ingest peaked at 118 MiB).
-                self.flush()?;
+                self.flush_with(true)?;
             } else {
                 self.request_flush();
             }
@@ -326,40 +329,45 @@ impl Inner {
         Ok(report)
     }
 
-    /// Encodes and appends one WAL record, handing it to the OS. Returns the batch
-    /// number. A failure poisons the database (the file's tail is unknown).
+    /// Encodes one WAL record straight into the WAL writer's buffer and hands it to
+    /// the OS. Returns the batch number. A failed write poisons the database (the
+    /// file's tail is unknown); a record too large for the WAL is refused before
+    /// anything reaches the file, and the database stays usable.
     fn append_wal(
         &self,
         w: &mut Writer,
         tenant: &str,
         groups: &[(&Labels, &[&Entry])],
     ) -> Result<u64> {
-        let mut buf = std::mem::take(&mut w.encode_buf);
-        buf.clear();
-        wal::encode_push(&mut buf, tenant, groups);
-        if buf.len() > wal::MAX_RECORD_LEN {
-            // Refused before touching the file, so the database stays usable.
-            return Err(Error::InvalidArgument(format!(
-                "batch encodes to {} bytes, more than the {} a WAL record holds: push it in parts",
-                buf.len(),
-                wal::MAX_RECORD_LEN
-            )));
-        }
-        let r = w.wal.append(&buf).and_then(|()| w.wal.write_out());
-        self.counters.add_wal_bytes(buf.len() as u64 + 8);
-        if buf.capacity() <= 4 << 20 {
-            w.encode_buf = buf;
-        }
-        if let Err(e) = r {
-            let reason = format!("WAL write failed: {e}");
-            w.closed = Some(Some(reason.clone()));
-            let mut s = self.sync.lock();
-            s.poisoned.get_or_insert(reason);
-            self.sync_cv.notify_all();
-            return Err(e);
+        let len = match w
+            .wal
+            .append_with(|buf| wal::encode_push(buf, tenant, groups))
+        {
+            Ok(len) => len,
+            Err(Error::InvalidArgument(_)) => {
+                return Err(Error::InvalidArgument(format!(
+                    "batch encodes to more than the {} bytes a WAL record holds: push it in parts",
+                    wal::MAX_RECORD_LEN
+                )));
+            }
+            Err(e) => return Err(self.poison_writer(w, e)),
+        };
+        self.counters.add_wal_bytes(len as u64 + 8);
+        if let Err(e) = w.wal.write_out() {
+            return Err(self.poison_writer(w, e));
         }
         w.batch_seq += 1;
         Ok(w.batch_seq)
+    }
+
+    /// Marks the writer closed after a failed WAL write and wakes sync waiters.
+    fn poison_writer(&self, w: &mut Writer, e: Error) -> Error {
+        let reason = format!("WAL write failed: {e}");
+        w.closed = Some(Some(reason.clone()));
+        let mut s = self.sync.lock();
+        s.poisoned.get_or_insert(reason);
+        self.sync_cv.notify_all();
+        e
     }
 
     /// Applies accepted entries to the live head and the label index. Used by pushes

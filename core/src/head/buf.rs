@@ -35,6 +35,23 @@ pub struct HeadBuf {
     entries: Vec<HeadEntry>,
     arena: Vec<u8>,
     meta_bytes: usize,
+    /// Set by an insert before the last entry: the arena no longer holds the lines in
+    /// entry order.
+    shuffled: bool,
+}
+
+/// Arenas of head buffers that were cut, kept for buffers growing towards the block
+/// target: taking one costs a single copy of what the growing buffer holds, instead of
+/// reallocations that copy it again and again and fault in fresh pages each time.
+static ARENA_POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+/// Most arenas kept idle in the pool (with 256 KiB blocks: about 2 MiB).
+const ARENA_POOL_MAX: usize = 8;
+
+/// A head buffer as columns ready for [`ChunkBuilder::encode_columns`](crate::chunk::ChunkBuilder).
+pub(crate) struct Columns<'a> {
+    pub ts: Vec<i64>,
+    pub lens: Vec<u32>,
+    pub lines: &'a [u8],
 }
 
 impl HeadBuf {
@@ -110,11 +127,34 @@ impl HeadBuf {
     /// Inserts an entry in order; returns false (and keeps the first copy) when an
     /// entry with the same `(ts, line)` is already buffered.
     pub fn insert(&mut self, ts: i64, line: &[u8], meta: &[(String, String)]) -> bool {
+        self.insert_capped(ts, line, meta, usize::MAX)
+    }
+
+    /// [`insert`](Self::insert), growing the arena by doubling but to no more than
+    /// `cap` bytes (or what the line needs): a buffer that is cut at a known size
+    /// then never reallocates to twice that size for its last line.
+    pub(crate) fn insert_capped(
+        &mut self,
+        ts: i64,
+        line: &[u8],
+        meta: &[(String, String)],
+        cap: usize,
+    ) -> bool {
         let Err(pos) = self.position(ts, line) else {
             return false;
         };
         let off = u32::try_from(self.arena.len()).unwrap_or(u32::MAX);
         let len = u32::try_from(line.len()).unwrap_or(u32::MAX);
+        let need = self.arena.len() + line.len();
+        if need > self.arena.capacity() {
+            let grown = (self.arena.capacity() * 2).max(1024).min(cap).max(need);
+            if cap != usize::MAX && grown > cap / 2 {
+                self.take_pooled_arena(grown);
+            }
+            if need > self.arena.capacity() {
+                self.arena.reserve_exact(grown - self.arena.len());
+            }
+        }
         self.arena.extend_from_slice(line);
         self.meta_bytes += meta
             .iter()
@@ -130,8 +170,49 @@ impl HeadBuf {
             self.entries.push(e);
         } else {
             self.entries.insert(pos, e);
+            self.shuffled = true;
         }
         true
+    }
+
+    /// Moves the lines into a pooled arena of at least `want` bytes, if one is idle.
+    fn take_pooled_arena(&mut self, want: usize) {
+        let pooled = {
+            let mut pool = ARENA_POOL.lock().unwrap_or_else(|e| e.into_inner());
+            let at = pool.iter().position(|a| a.capacity() >= want);
+            at.map(|i| pool.swap_remove(i))
+        };
+        if let Some(mut a) = pooled {
+            a.clear();
+            a.extend_from_slice(&self.arena);
+            self.arena = a;
+        }
+    }
+
+    /// Gives this buffer's arena to the pool (for [`insert_capped`](Self::insert_capped)
+    /// of other buffers) when it is between `cap / 2` and `cap` bytes large.
+    pub(crate) fn recycle(self, cap: usize) {
+        let c = self.arena.capacity();
+        if c > cap / 2 && c <= cap {
+            let mut pool = ARENA_POOL.lock().unwrap_or_else(|e| e.into_inner());
+            if pool.len() < ARENA_POOL_MAX {
+                pool.push(self.arena);
+            }
+        }
+    }
+
+    /// The entries as columns whose lines are borrowed from the arena, when the
+    /// arena holds them in order and no entry has metadata (the common case: no copy
+    /// of the lines is needed to encode the buffer). `None` otherwise.
+    pub(crate) fn columns(&self) -> Option<Columns<'_>> {
+        if self.shuffled || self.meta_bytes != 0 {
+            return None;
+        }
+        Some(Columns {
+            ts: self.entries.iter().map(|e| e.ts).collect(),
+            lens: self.entries.iter().map(|e| e.len).collect(),
+            lines: &self.arena,
+        })
     }
 
     /// Entries in `(ts, line)` order.
@@ -185,6 +266,24 @@ mod tests {
             let r = h.range(5, 10);
             prop_assert!(h.iter().enumerate().all(|(i, (t, _, _))| r.contains(&i) == (5..10).contains(&t)));
         }
+    }
+
+    #[test]
+    fn columns_only_while_the_arena_is_in_order_and_without_metadata() {
+        let mut h = HeadBuf::default();
+        for (ts, l) in [(1, "a"), (2, "bb"), (2, "c")] {
+            assert!(h.insert_capped(ts, l.as_bytes(), &[], 4));
+        }
+        let c = h.columns().unwrap();
+        assert_eq!(
+            (c.ts, c.lens, c.lines),
+            (vec![1, 2, 2], vec![1, 2, 1], &b"abbc"[..])
+        );
+        assert!(h.insert(0, b"z", &[]));
+        assert!(h.columns().is_none());
+        let mut m = HeadBuf::default();
+        assert!(m.insert(1, b"x", &[("k".into(), "v".into())]));
+        assert!(m.columns().is_none());
     }
 
     #[test]

@@ -154,8 +154,11 @@ impl Head {
         let (mut n, mut bytes) = (0u64, 0u64);
         let mut mem = self.mem_bytes.saturating_sub(s.buf.mem_bytes());
         let mut buf = Arc::make_mut(&mut s.buf);
+        // The arena grows by doubling up to a little over the block target, where the
+        // buffer is cut (the line crossing the target usually fits in the slack).
+        let cap = cfg.block_target_bytes + cfg.block_target_bytes / 16;
         for e in entries {
-            if !buf.insert(e.ts, &e.line, &e.metadata) {
+            if !buf.insert_capped(e.ts, &e.line, &e.metadata, cap) {
                 continue;
             }
             n += 1;
@@ -165,7 +168,10 @@ impl Head {
                 let chunk = encode(buf, cfg);
                 mem += chunk.bytes.len();
                 s.chunks.push(Arc::new(chunk));
-                s.buf = Arc::new(HeadBuf::default());
+                let old = std::mem::replace(&mut s.buf, Arc::new(HeadBuf::default()));
+                if let Ok(old) = Arc::try_unwrap(old) {
+                    old.recycle(cap);
+                }
                 buf = Arc::make_mut(&mut s.buf);
             }
         }
@@ -179,8 +185,58 @@ impl Head {
     }
 }
 
+impl Head {
+    /// Moves the head buffers that `keep` picks out of this head into a new head,
+    /// leaving their streams' chunks here (a stream left with nothing is removed).
+    /// The new head counts its first write as this head's, since it holds data that
+    /// old. Used by a flush that carries unfinished buffers over instead of cutting
+    /// them into small blocks.
+    pub fn take_buffers(&mut self, mut keep: impl FnMut(&str, u32, &HeadBuf) -> bool) -> Head {
+        let mut out = Head::default();
+        for (tenant, th) in &mut self.tenants {
+            let mut taken = TenantHead::default();
+            th.streams.retain(|&id, sh| {
+                if sh.buf.is_empty() || !keep(tenant, id, &sh.buf) {
+                    return true;
+                }
+                let buf = std::mem::take(&mut sh.buf);
+                let (mem, n) = (buf.mem_bytes(), buf.len() as u64);
+                self.mem_bytes = self.mem_bytes.saturating_sub(mem);
+                self.entries = self.entries.saturating_sub(n);
+                out.mem_bytes += mem;
+                out.entries += n;
+                taken.streams.insert(
+                    id,
+                    StreamHead {
+                        chunks: Vec::new(),
+                        buf,
+                    },
+                );
+                !sh.chunks.is_empty()
+            });
+            if !taken.streams.is_empty() {
+                out.tenants.insert(tenant.clone(), taken);
+            }
+        }
+        self.tenants.retain(|_, th| !th.streams.is_empty());
+        if !out.is_empty() {
+            out.first_write = self.first_write;
+        }
+        out
+    }
+}
+
 /// Encodes a head buffer (already sorted and deduplicated) into a chunk.
 pub fn encode(buf: &HeadBuf, cfg: CutConfig) -> EncodedChunk {
+    if let Some(c) = buf.columns() {
+        return ChunkBuilder::encode_columns(
+            cfg.block_target_bytes,
+            cfg.zstd_level,
+            &c.ts,
+            &c.lens,
+            c.lines,
+        );
+    }
     let mut b = ChunkBuilder::new(cfg.block_target_bytes, cfg.zstd_level);
     for (ts, line, meta) in buf.iter() {
         b.push(ts, line, meta);

@@ -119,6 +119,51 @@ impl WalWriter {
         Ok(())
     }
 
+    /// Frames a payload that `encode` appends straight into the writer's buffer (no
+    /// intermediate copy), and returns the payload's length. `encode` must append the
+    /// payload and nothing else; a payload that is empty or longer than
+    /// [`MAX_RECORD_LEN`] is removed again and refused with
+    /// [`Error::InvalidArgument`], leaving the log as it was. The buffer is handed to
+    /// the OS when it reaches its size (1 MiB), as with [`append`](Self::append).
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut w = logjar::wal::WalWriter::create(dir.path(), 1).unwrap();
+    /// let n = w.append_with(|buf| buf.extend_from_slice(b"payload")).unwrap();
+    /// assert_eq!(n, 7);
+    /// assert!(w.append_with(|_| {}).is_err()); // empty: refused, nothing written
+    /// assert_eq!(w.bytes_written(), (logjar::wal::HEADER_LEN + 8 + 7) as u64);
+    /// ```
+    pub fn append_with(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<usize> {
+        self.check_poisoned()?;
+        let start = self.buf.len();
+        self.buf.extend_from_slice(&[0u8; RECORD_HEADER_LEN]);
+        let body = start + RECORD_HEADER_LEN;
+        encode(&mut self.buf);
+        let len = self.buf.len() - body;
+        if len == 0 || len > MAX_RECORD_LEN {
+            self.buf.truncate(start);
+            self.shrink_buf();
+            return Err(Error::InvalidArgument(format!(
+                "WAL record of {len} bytes: records hold 1 to {MAX_RECORD_LEN} bytes"
+            )));
+        }
+        let crc = crc32fast::hash(&self.buf[body..]);
+        self.buf[start..start + 4].copy_from_slice(&(len as u32).to_le_bytes());
+        self.buf[start + 4..body].copy_from_slice(&crc.to_le_bytes());
+        if self.buf.len() >= BUFFER_BYTES {
+            self.write_out()?;
+        }
+        Ok(len)
+    }
+
+    /// Gives back memory a very large record made the buffer take.
+    fn shrink_buf(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > 4 * BUFFER_BYTES {
+            self.buf = Vec::with_capacity(BUFFER_BYTES);
+        }
+    }
+
     fn write_raw(&mut self, bytes: &[u8]) -> Result<()> {
         if let Err(e) = self.file.write_all(bytes) {
             self.poisoned = Some(format!("WAL write to {} failed: {e}", self.path.display()));
@@ -140,6 +185,7 @@ impl WalWriter {
         self.buf = buf;
         res?;
         self.buf.clear();
+        self.shrink_buf();
         Ok(())
     }
 

@@ -5,12 +5,15 @@ use bytes::Bytes;
 
 use crate::codec::{put_bytes, put_ivarint, put_uvarint, DecodeError, Reader};
 use crate::entry::{Entry, StreamEntries};
+use crate::head::HeadBuf;
 use crate::labels::{validate_label_name, validate_tenant, Labels};
 
 /// Record type byte of a push (layout version 1).
 pub const RECORD_PUSH: u8 = 1;
+/// Record type byte of a carry: head entries re-logged by a flush (push layout).
+pub const RECORD_CARRY: u8 = 2;
 /// Every record type this build decodes.
-pub(crate) const KNOWN_TYPES: &[u8] = &[RECORD_PUSH];
+pub(crate) const KNOWN_TYPES: &[u8] = &[RECORD_PUSH, RECORD_CARRY];
 
 /// A decoded WAL record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +24,16 @@ pub enum WalRecord {
         /// The tenant.
         tenant: String,
         /// The streams and their entries, in the order they were encoded.
+        streams: Vec<StreamEntries>,
+    },
+    /// Entries a flush kept in the head instead of writing them to a segment, logged
+    /// again at the start of the new WAL file so that the old files can be deleted.
+    /// Replay applies a carry only when its file is the manifest's WAL checkpoint;
+    /// otherwise the older files that first logged these entries are replayed too.
+    Carry {
+        /// The tenant.
+        tenant: String,
+        /// The streams and their entries, each stream's in `(ts, line)` order.
         streams: Vec<StreamEntries>,
     },
 }
@@ -56,6 +69,30 @@ pub fn encode_push(out: &mut Vec<u8>, tenant: &str, streams: &[(&Labels, &[&Entr
     }
 }
 
+/// Appends the payload of a carry record to `out` (which is not cleared): the push
+/// layout with type byte [`RECORD_CARRY`], each stream's entries taken from its head
+/// buffer in `(ts, line)` order.
+pub fn encode_carry(out: &mut Vec<u8>, tenant: &str, streams: &[(&Labels, &HeadBuf)]) {
+    out.push(RECORD_CARRY);
+    put_bytes(out, tenant.as_bytes());
+    put_uvarint(out, streams.len() as u64);
+    for (labels, buf) in streams {
+        encode_labels(out, labels);
+        put_uvarint(out, buf.len() as u64);
+        let mut prev = 0i64;
+        for (ts, line, metadata) in buf.iter() {
+            put_ivarint(out, ts.wrapping_sub(prev));
+            prev = ts;
+            put_bytes(out, line);
+            put_uvarint(out, metadata.len() as u64);
+            for (k, v) in metadata {
+                put_bytes(out, k.as_bytes());
+                put_bytes(out, v.as_bytes());
+            }
+        }
+    }
+}
+
 /// Decodes a record payload. Every count and length is checked against the bytes
 /// present before anything is allocated; the tenant and labels are validated again
 /// (sorted, unique, valid names, non-empty values). Lines share one copy of the
@@ -63,12 +100,22 @@ pub fn encode_push(out: &mut Vec<u8>, tenant: &str, streams: &[(&Labels, &[&Entr
 pub fn decode_record(payload: &[u8]) -> Result<WalRecord, DecodeError> {
     let mut r = Reader::new(payload);
     match r.u8("record type")? {
-        RECORD_PUSH => decode_push(payload, r),
+        RECORD_PUSH => {
+            let (tenant, streams) = decode_push(payload, r)?;
+            Ok(WalRecord::Push { tenant, streams })
+        }
+        RECORD_CARRY => {
+            let (tenant, streams) = decode_push(payload, r)?;
+            Ok(WalRecord::Carry { tenant, streams })
+        }
         t => Err(DecodeError::new(0, format!("unknown WAL record type {t}"))),
     }
 }
 
-fn decode_push(payload: &[u8], mut r: Reader<'_>) -> Result<WalRecord, DecodeError> {
+fn decode_push(
+    payload: &[u8],
+    mut r: Reader<'_>,
+) -> Result<(String, Vec<StreamEntries>), DecodeError> {
     let shared = Bytes::copy_from_slice(payload);
     let at = r.pos();
     let tenant = r.str("tenant")?;
@@ -100,10 +147,7 @@ fn decode_push(payload: &[u8], mut r: Reader<'_>) -> Result<WalRecord, DecodeErr
         streams.push(StreamEntries { labels, entries });
     }
     r.expect_end("push record")?;
-    Ok(WalRecord::Push {
-        tenant: tenant.to_string(),
-        streams,
-    })
+    Ok((tenant.to_string(), streams))
 }
 
 /// Reads `count | (name, value)*` and checks it is a valid label set.
@@ -185,6 +229,35 @@ mod tests {
                 streams
             }
         );
+    }
+
+    #[test]
+    fn carry_round_trips_in_buffer_order() {
+        let mut buf = HeadBuf::default();
+        assert!(buf.insert(20, b"later", &[]));
+        assert!(buf.insert(-3, b"first", &[("k".into(), "v".into())]));
+        assert!(buf.insert(20, b"a-later", &[]));
+        let l = labels(&[("app", "x")]);
+        let mut out = Vec::new();
+        encode_carry(&mut out, "t1", &[(&l, &buf)]);
+        let want = StreamEntries {
+            labels: l.clone(),
+            entries: vec![
+                Entry::new(-3, "first").with_metadata([("k", "v")]),
+                Entry::new(20, "a-later"),
+                Entry::new(20, "later"),
+            ],
+        };
+        assert_eq!(
+            decode_record(&out).unwrap(),
+            WalRecord::Carry {
+                tenant: "t1".into(),
+                streams: vec![want]
+            }
+        );
+        for cut in 0..out.len() {
+            assert!(decode_record(&out[..cut]).is_err(), "cut {cut}");
+        }
     }
 
     #[test]
