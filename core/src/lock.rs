@@ -5,14 +5,25 @@
 //! the open file description, so a second `Db::open` in the same process conflicts
 //! just like one in another process, and the OS drops the lock when a process dies —
 //! a crash never leaves a stale lock behind.
+//!
+//! One wrinkle: while this process starts a child (`fork` then `exec`), the child holds
+//! copies of every descriptor — the lock's too — until its `exec` closes them
+//! (close-on-exec). A database closed and reopened at that moment would find its own
+//! lock still held. So a busy lock is retried for up to [`BUSY_WAIT`] before
+//! [`Error::Locked`] is returned; a real second holder is reported after that wait.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
 /// File name of the lock file inside the data directory.
 pub const LOCK_FILE: &str = "LOCK";
+
+/// How long a busy lock is retried before [`DirLock::acquire`] gives up (see the
+/// module docs: a child process being started may hold a copy for a moment).
+pub const BUSY_WAIT: Duration = Duration::from_millis(200);
 
 /// A held lock on a data directory; released on drop.
 #[derive(Debug)]
@@ -23,7 +34,7 @@ pub struct DirLock {
 
 impl DirLock {
     /// Locks `dir/LOCK`, creating it if needed. Returns [`Error::Locked`] when another
-    /// holder (in this or another process) has it.
+    /// holder (in this or another process) still has it after [`BUSY_WAIT`].
     ///
     /// ```
     /// let dir = tempfile::tempdir().unwrap();
@@ -44,12 +55,19 @@ impl DirLock {
             .truncate(false)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        // `File::try_lock` (stable since Rust 1.89, the workspace's `rust-version`).
-        let locked = file.try_lock();
-        match locked {
-            Ok(()) => Ok(DirLock { _file: file, path }),
-            Err(TryLockError::WouldBlock) => Err(Error::Locked { path }),
-            Err(TryLockError::Error(e)) => Err(Error::io(&path, e)),
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            // `File::try_lock` (stable since Rust 1.89, the workspace's `rust-version`).
+            match file.try_lock() {
+                Ok(()) => return Ok(DirLock { _file: file, path }),
+                Err(TryLockError::WouldBlock) if started.elapsed() < BUSY_WAIT => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                }
+                Err(TryLockError::WouldBlock) => return Err(Error::Locked { path }),
+                Err(TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+            }
         }
     }
 
