@@ -89,9 +89,12 @@ fn flush_then_stats_reports_space() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("tenant fake"), "{out}");
-    assert!(out.contains("streams        3"), "{out}");
-    assert!(out.contains("entries        3"), "{out}");
-    assert!(out.contains("oldest entry   2026-01-01T00:00:00Z"), "{out}");
+    assert!(out.contains("streams         3"), "{out}");
+    assert!(out.contains("entries         3"), "{out}");
+    assert!(
+        out.contains("oldest entry    2026-01-01T00:00:00Z"),
+        "{out}"
+    );
     // Data survives the flush: labels still answer.
     let o = logjar(dir.path(), &["labels", "host"]);
     assert_eq!(stdout(&o), "n1\nn2\n");

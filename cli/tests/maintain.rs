@@ -67,7 +67,7 @@ fn compact_merges_segments_and_summarises_on_stderr() {
     assert!(err.contains("compacted: 3 -> 1 segments"), "{err}");
     assert_eq!(lines(d, r#"{app="api"}"#), ["line 0", "line 1", "line 2"]);
     let (stats, _) = ok(d, &["stats"]);
-    assert!(stats.contains("segments       1"), "{stats}");
+    assert!(stats.contains("segments        1"), "{stats}");
 }
 
 #[test]

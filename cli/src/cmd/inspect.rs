@@ -67,21 +67,20 @@ pub fn stats(cli: &Cli) -> Result<(), CliError> {
     let mut lines = Vec::new();
     for t in &stats.tenants {
         lines.push(format!("tenant {}", t.tenant));
-        lines.push(format!("  streams        {}", t.streams));
-        lines.push(format!("  entries        {}", t.entries));
-        lines.push(format!("  chunks         {}", t.chunks));
-        lines.push(format!("  segments       {}", t.segments));
-        lines.push(format!("  raw bytes      {}", t.raw_bytes));
-        lines.push(format!("  bytes on disk  {}", t.disk_bytes));
+        let mut row = |name: &str, value: String| lines.push(format!("  {name:<16}{value}"));
+        row("streams", t.streams.to_string());
+        row("entries", t.entries.to_string());
+        row("chunks", t.chunks.to_string());
+        row("segments", t.segments.to_string());
+        row("raw bytes", t.raw_bytes.to_string());
+        row("bytes on disk", t.disk_bytes.to_string());
         if t.raw_bytes > 0 {
-            lines.push(format!(
-                "  disk / raw     {:.1}%",
-                100.0 * t.disk_bytes as f64 / t.raw_bytes as f64
-            ));
+            let ratio = 100.0 * t.disk_bytes as f64 / t.raw_bytes as f64;
+            row("disk / raw", format!("{ratio:.1}%"));
         }
-        lines.push(format!("  oldest entry   {}", fmt_ts(t.oldest)));
-        lines.push(format!("  newest entry   {}", fmt_ts(t.newest)));
-        lines.push(format!("  pending deletes {}", t.pending_deletes));
+        row("oldest entry", fmt_ts(t.oldest));
+        row("newest entry", fmt_ts(t.newest));
+        row("pending deletes", t.pending_deletes.to_string());
     }
     if stats.tenants.is_empty() {
         lines.push("no data".to_string());
