@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 
 use logjar::entry::StreamEntries;
 use logjar::options::SyncMode;
-use logjar::{Db, Direction, Entry, Labels, Options};
+use logjar::{Db, Entry, Labels, Options};
+
+mod common;
+use common::{read_all, Rng};
 
 const CHILD_ENV: &str = "LOGJAR_COMPACT_CRASH_CHILD";
 const START_ENV: &str = "LOGJAR_COMPACT_CRASH_START";
@@ -86,39 +89,6 @@ fn compaction_child() {
     }
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
-fn read_all(dir: &std::path::Path) -> BTreeMap<u64, BTreeSet<String>> {
-    let db = Db::open(dir, options()).unwrap();
-    let snap = db.snapshot("fake").unwrap();
-    let ids: Vec<u32> = snap
-        .select(&[], i64::MIN, i64::MAX)
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    let mut found: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
-    for r in snap.entries(&ids, i64::MIN, i64::MAX, Direction::Forward) {
-        let (_, e) = r.unwrap();
-        let line = String::from_utf8(e.line.to_vec()).unwrap();
-        let id: u64 = line.split(' ').nth(1).unwrap().parse().unwrap();
-        assert!(
-            found.entry(id).or_default().insert(line.clone()),
-            "{line} twice"
-        );
-    }
-    db.close().unwrap();
-    found
-}
-
 #[test]
 fn sigkill_during_compaction_keeps_every_entry_exactly_once() {
     if std::env::var(CHILD_ENV).is_ok() {
@@ -173,7 +143,7 @@ fn sigkill_during_compaction_keeps_every_entry_exactly_once() {
         acked.extend(acks);
         deleted.extend(dels);
 
-        let found = read_all(dir.path());
+        let found = read_all(dir.path(), options());
         for id in &acked {
             let want = lines_of(*id);
             match found.get(id) {

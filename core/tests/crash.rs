@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use logjar::entry::StreamEntries;
 use logjar::options::SyncMode;
-use logjar::{Db, Direction, Entry, Labels, Options};
+use logjar::{Db, Entry, Labels, Options};
+
+mod common;
+use common::{read_all, Rng};
 
 const CHILD_ENV: &str = "LOGJAR_CRASH_CHILD";
 const START_ENV: &str = "LOGJAR_CRASH_START";
@@ -81,41 +84,6 @@ fn crash_child() {
     }
 }
 
-/// A small deterministic PRNG (xorshift), so failures can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
-/// Every batch found in the database, as id → entry lines, checking no entry repeats.
-fn read_all(dir: &std::path::Path) -> BTreeMap<u64, BTreeSet<String>> {
-    let db = Db::open(dir, options()).unwrap();
-    let snap = db.snapshot("fake").unwrap();
-    let ids: Vec<u32> = snap
-        .select(&[], i64::MIN, i64::MAX)
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    let mut found: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
-    for r in snap.entries(&ids, i64::MIN, i64::MAX, Direction::Forward) {
-        let (_, e) = r.unwrap();
-        let line = String::from_utf8(e.line.to_vec()).unwrap();
-        let id: u64 = line.split(' ').nth(1).unwrap().parse().unwrap();
-        assert!(
-            found.entry(id).or_default().insert(line.clone()),
-            "{line} twice"
-        );
-    }
-    db.close().unwrap();
-    found
-}
-
 #[test]
 fn acknowledged_batches_survive_sigkill() {
     sigkill_rounds(false);
@@ -173,7 +141,7 @@ fn sigkill_rounds(carry: bool) {
         total_acked += ids.len();
         acked.extend(ids);
 
-        let found = read_all(dir.path());
+        let found = read_all(dir.path(), options());
         for id in &acked {
             let want: BTreeSet<String> = batch(*id)
                 .iter()
