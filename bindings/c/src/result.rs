@@ -368,10 +368,7 @@ pub unsafe extern "C" fn logjar_result_labels(
         // SAFETY: the caller promises NULL or a result handle.
         let item = unsafe { result_ref(r) }?.item(i)?;
         // SAFETY: both outputs were checked non-NULL; the caller promises them writable.
-        unsafe {
-            labels_out.write(item.labels.as_ptr());
-            n_out.write(item.labels.len());
-        }
+        unsafe { write_array(labels_out, n_out, &item.labels) };
         Ok(())
     })
 }
@@ -402,10 +399,7 @@ pub unsafe extern "C" fn logjar_result_entries(
         }
         let item = r.item(i)?;
         // SAFETY: both outputs were checked non-NULL; the caller promises them writable.
-        unsafe {
-            entries_out.write(item.entries.as_ptr());
-            n_out.write(item.entries.len());
-        }
+        unsafe { write_array(entries_out, n_out, &item.entries) };
         Ok(())
     })
 }
@@ -439,10 +433,7 @@ pub unsafe extern "C" fn logjar_result_points(
         }
         let item = r.item(i)?;
         // SAFETY: both outputs were checked non-NULL; the caller promises them writable.
-        unsafe {
-            points_out.write(item.points.as_ptr());
-            n_out.write(item.points.len());
-        }
+        unsafe { write_array(points_out, n_out, &item.points) };
         Ok(())
     })
 }
@@ -509,4 +500,16 @@ fn wrong_type(r: &logjar_result, what: &str, want: &str) -> Failure {
             r.resp.result.result_type()
         ),
     )
+}
+
+/// Hands a borrowed array to C as a pointer and a length.
+///
+/// # Safety
+/// `ptr_out` and `n_out` are non-NULL and valid for one write each.
+unsafe fn write_array<T>(ptr_out: *mut *const T, n_out: *mut usize, items: &[T]) {
+    // SAFETY: guaranteed by the caller (this function's contract).
+    unsafe {
+        ptr_out.write(items.as_ptr());
+        n_out.write(items.len());
+    }
 }
