@@ -560,52 +560,32 @@ func readResult(r *C.logjar_result) (*Result, error) {
 		StreamsSelected: uint64(st.streams_selected),
 		EntriesReturned: uint64(st.entries_returned),
 	}
+	var err error
 	switch typ {
 	case C.LOGJAR_RESULT_STREAMS:
 		res.Type = ResultStreams
-		res.Streams = make([]Stream, int(n))
-		for i := range res.Streams {
-			labels, err := readLabels(r, C.size_t(i))
-			if err != nil {
-				return nil, err
-			}
-			entries, err := readEntries(r, C.size_t(i))
-			if err != nil {
-				return nil, err
-			}
-			res.Streams[i] = Stream{Labels: labels, Entries: entries}
-		}
+		res.Streams, err = readSeries(r, n, func(i C.size_t, labels map[string]string) (Stream, error) {
+			entries, err := readEntries(r, i)
+			return Stream{Labels: labels, Entries: entries}, err
+		})
 	case C.LOGJAR_RESULT_MATRIX:
 		res.Type = ResultMatrix
-		res.Matrix = make([]Series, int(n))
-		for i := range res.Matrix {
-			labels, err := readLabels(r, C.size_t(i))
-			if err != nil {
-				return nil, err
-			}
-			points, err := readPoints(r, C.size_t(i))
-			if err != nil {
-				return nil, err
-			}
-			res.Matrix[i] = Series{Labels: labels, Points: points}
-		}
+		res.Matrix, err = readSeries(r, n, func(i C.size_t, labels map[string]string) (Series, error) {
+			points, err := readPoints(r, i)
+			return Series{Labels: labels, Points: points}, err
+		})
 	case C.LOGJAR_RESULT_VECTOR:
 		res.Type = ResultVector
-		res.Vector = make([]Sample, int(n))
-		for i := range res.Vector {
-			labels, err := readLabels(r, C.size_t(i))
+		res.Vector, err = readSeries(r, n, func(i C.size_t, labels map[string]string) (Sample, error) {
+			points, err := readPoints(r, i)
 			if err != nil {
-				return nil, err
-			}
-			points, err := readPoints(r, C.size_t(i))
-			if err != nil {
-				return nil, err
+				return Sample{}, err
 			}
 			if len(points) != 1 {
-				return nil, &Error{Kind: ErrOther, Code: 99, Message: "vector sample without exactly one point"}
+				return Sample{}, &Error{Kind: ErrOther, Code: 99, Message: "vector sample without exactly one point"}
 			}
-			res.Vector[i] = Sample{Labels: labels, Point: points[0]}
-		}
+			return Sample{Labels: labels, Point: points[0]}, nil
+		})
 	case C.LOGJAR_RESULT_SCALAR:
 		res.Type = ResultScalar
 		var p C.logjar_point
@@ -616,5 +596,24 @@ func readResult(r *C.logjar_result) (*Result, error) {
 	default:
 		return nil, &Error{Kind: ErrOther, Code: 99, Message: "unknown result type"}
 	}
+	if err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// readSeries reads the n labelled items of a streams, matrix or vector result: the
+// labels of item i, then whatever else build reads for it.
+func readSeries[T any](r *C.logjar_result, n C.size_t, build func(i C.size_t, labels map[string]string) (T, error)) ([]T, error) {
+	out := make([]T, int(n))
+	for i := range out {
+		labels, err := readLabels(r, C.size_t(i))
+		if err != nil {
+			return nil, err
+		}
+		if out[i], err = build(C.size_t(i), labels); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
