@@ -174,13 +174,8 @@ pub unsafe extern "C" fn logjar_query_loki_json_cancellable(
     cancel: *const logjar_cancel,
     out_json: *mut *mut c_char,
 ) -> i32 {
-    guard(|| {
-        out_arg(out_json, "out_json")?;
-        // SAFETY: the caller promises NULL or a live handle.
-        let db = unsafe { db_ref(db) }?;
-        // SAFETY: the caller promises NULL or NUL-terminated strings.
-        let tenant = unsafe { tenant_arg(tenant) }?;
-        // SAFETY: as above.
+    let answer = |db: &Db, tenant: &str| {
+        // SAFETY: the caller promises NULL or a NUL-terminated string.
         let json = unsafe { str_arg(request_json, "request_json") }?;
         let mut req = QueryRequest::from_json(json).map_err(|e| from_query_error(&e))?;
         // SAFETY: the caller promises NULL or a live token.
@@ -188,9 +183,10 @@ pub unsafe extern "C" fn logjar_query_loki_json_cancellable(
             req = req.with_cancel(c.token.clone());
         }
         let resp = db.query(tenant, &req).map_err(|e| from_query_error(&e))?;
-        // SAFETY: `out_json` was checked non-NULL; the caller promises it is writable.
-        unsafe { write_string(out_json, resp.to_loki_json()) }
-    })
+        Ok(resp.to_loki_json())
+    };
+    // SAFETY: the caller's promises about `db`, `tenant` and `out_json` are passed on.
+    unsafe { tenant_json_call(db, tenant, out_json, answer) }
 }
 
 /// Writes everything buffered in memory to segment files and returns once durable.
@@ -203,6 +199,31 @@ pub unsafe extern "C" fn logjar_flush(db: *mut logjar_db) -> i32 {
         // SAFETY: the caller promises NULL or a live handle.
         let db = unsafe { db_ref(db) }?;
         db.flush().map_err(|e| from_error(&e))
+    })
+}
+
+/// The frame shared by the calls that answer a request of `tenant` with a JSON string:
+/// checks `out_json`, then the handle, then the tenant, runs `f`, and writes its string
+/// to `*out_json` (the caller's, to free with `logjar_string_free`). Returns the status.
+///
+/// # Safety
+/// `db` is NULL or a handle from `logjar_open` not closed during the call; `tenant` is
+/// NULL or NUL-terminated; `out_json` is NULL or writable.
+pub(crate) unsafe fn tenant_json_call(
+    db: *const logjar_db,
+    tenant: *const c_char,
+    out_json: *mut *mut c_char,
+    f: impl FnOnce(&Db, &str) -> Result<String, Failure>,
+) -> i32 {
+    guard(|| {
+        out_arg(out_json, "out_json")?;
+        // SAFETY: the caller promises NULL or a live handle.
+        let db = unsafe { db_ref(db) }?;
+        // SAFETY: the caller promises NULL or a NUL-terminated string.
+        let tenant = unsafe { tenant_arg(tenant) }?;
+        let json = f(db, tenant)?;
+        // SAFETY: `out_json` was checked non-NULL; the caller promises it is writable.
+        unsafe { write_string(out_json, json) }
     })
 }
 
@@ -226,18 +247,14 @@ pub unsafe extern "C" fn logjar_label_names_json(
     end: i64,
     out_json: *mut *mut c_char,
 ) -> i32 {
-    guard(|| {
-        out_arg(out_json, "out_json")?;
-        // SAFETY: the caller promises NULL or a live handle.
-        let db = unsafe { db_ref(db) }?;
-        // SAFETY: the caller promises NULL or a NUL-terminated string.
-        let tenant = unsafe { tenant_arg(tenant) }?;
+    let answer = |db: &Db, tenant: &str| {
         let names = db
             .label_names(tenant, start, end)
             .map_err(|e| from_error(&e))?;
-        // SAFETY: `out_json` was checked non-NULL; the caller promises it is writable.
-        unsafe { write_string(out_json, success_json(names.into())) }
-    })
+        Ok(success_json(names.into()))
+    };
+    // SAFETY: the caller's promises about `db`, `tenant` and `out_json` are passed on.
+    unsafe { tenant_json_call(db, tenant, out_json, answer) }
 }
 
 /// Writes the sorted values of label `name` among `tenant`'s streams with data in
@@ -256,20 +273,16 @@ pub unsafe extern "C" fn logjar_label_values_json(
     end: i64,
     out_json: *mut *mut c_char,
 ) -> i32 {
-    guard(|| {
-        out_arg(out_json, "out_json")?;
-        // SAFETY: the caller promises NULL or a live handle.
-        let db = unsafe { db_ref(db) }?;
-        // SAFETY: the caller promises NULL or NUL-terminated strings.
-        let tenant = unsafe { tenant_arg(tenant) }?;
-        // SAFETY: as above.
+    let answer = |db: &Db, tenant: &str| {
+        // SAFETY: the caller promises NULL or a NUL-terminated string.
         let name = unsafe { str_arg(name, "name") }?;
         let values = db
             .label_values(tenant, name, start, end)
             .map_err(|e| from_error(&e))?;
-        // SAFETY: `out_json` was checked non-NULL; the caller promises it is writable.
-        unsafe { write_string(out_json, success_json(values.into())) }
-    })
+        Ok(success_json(values.into()))
+    };
+    // SAFETY: the caller's promises about `db`, `tenant` and `out_json` are passed on.
+    unsafe { tenant_json_call(db, tenant, out_json, answer) }
 }
 
 /// Writes the label sets of `tenant`'s streams that match `selector` (`{app="api"}`)
@@ -290,13 +303,8 @@ pub unsafe extern "C" fn logjar_series_json(
     end: i64,
     out_json: *mut *mut c_char,
 ) -> i32 {
-    guard(|| {
-        out_arg(out_json, "out_json")?;
-        // SAFETY: the caller promises NULL or a live handle.
-        let db = unsafe { db_ref(db) }?;
-        // SAFETY: the caller promises NULL or NUL-terminated strings.
-        let tenant = unsafe { tenant_arg(tenant) }?;
-        // SAFETY: as above.
+    let answer = |db: &Db, tenant: &str| {
+        // SAFETY: the caller promises NULL or a NUL-terminated string.
         let selector = unsafe { str_arg(selector, "selector") }?;
         let matchers = logjar_logql::parse_selector(selector).map_err(|e| {
             (
@@ -316,7 +324,8 @@ pub unsafe extern "C" fn logjar_series_json(
                     .into()
             })
             .collect();
-        // SAFETY: `out_json` was checked non-NULL; the caller promises it is writable.
-        unsafe { write_string(out_json, success_json(data.into())) }
-    })
+        Ok(success_json(data.into()))
+    };
+    // SAFETY: the caller's promises about `db`, `tenant` and `out_json` are passed on.
+    unsafe { tenant_json_call(db, tenant, out_json, answer) }
 }

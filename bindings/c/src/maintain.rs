@@ -2,8 +2,10 @@
 
 use std::ffi::c_char;
 
-use crate::args::{out_arg, str_arg, tenant_arg, write_string};
-use crate::db::{db_ref, logjar_db};
+use logjar::Db;
+
+use crate::args::{str_arg, tenant_arg, write_string};
+use crate::db::{db_ref, logjar_db, tenant_json_call};
 use crate::error::{from_error, guard, Failure, LOGJAR_ERR_OTHER};
 
 fn json_failure(e: serde_json::Error) -> Failure {
@@ -93,17 +95,12 @@ pub unsafe extern "C" fn logjar_delete_requests_json(
     tenant: *const c_char,
     out_json: *mut *mut c_char,
 ) -> i32 {
-    guard(|| {
-        out_arg(out_json, "out_json")?;
-        // SAFETY: the caller promises NULL, a live handle or a closed one.
-        let db = unsafe { db_ref(db) }?;
-        // SAFETY: the caller promises NULL or a NUL-terminated string.
-        let tenant = unsafe { tenant_arg(tenant) }?;
+    let answer = |db: &Db, tenant: &str| {
         let reqs = db.delete_requests(tenant).map_err(|e| from_error(&e))?;
-        let json = serde_json::to_string(&reqs).map_err(json_failure)?;
-        // SAFETY: `out_json` was checked non-NULL; the caller promises it is writable.
-        unsafe { write_string(out_json, json) }
-    })
+        serde_json::to_string(&reqs).map_err(json_failure)
+    };
+    // SAFETY: the caller's promises about `db`, `tenant` and `out_json` are passed on.
+    unsafe { tenant_json_call(db, tenant, out_json, answer) }
 }
 
 /// Cancels pending delete request `id` of `tenant`: its entries are returned by queries
