@@ -158,49 +158,28 @@ func (db *DB) PushLokiJSON(ctx context.Context, tenant string, body []byte) erro
 // and returns the body Loki's HTTP API returns. Cancelling ctx stops the query; the
 // error is then ctx.Err().
 func (db *DB) QueryLokiJSON(ctx context.Context, tenant string, requestJSON []byte) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	ct := cTenant(tenant)
 	defer C.free(unsafe.Pointer(ct))
 	creq := C.CString(string(requestJSON))
 	defer C.free(unsafe.Pointer(creq))
-	var tok *C.logjar_cancel
-	if err := call(func() C.int32_t { return C.logjar_cancel_new(&tok) }); err != nil {
+	var out []byte
+	err := withCancel(ctx, func(tok *C.logjar_cancel) error {
+		return db.with(func(p *C.logjar_db) error {
+			var cout *C.char
+			err := call(func() C.int32_t {
+				return C.logjar_query_loki_json_cancellable(p, ct, creq, tok, &cout)
+			})
+			if err == nil {
+				out = C.GoBytes(unsafe.Pointer(cout), C.int(C.strlen(cout)))
+				C.logjar_string_free(cout)
+			}
+			return err
+		})
+	})
+	if err != nil {
 		return nil, err
 	}
-	defer C.logjar_cancel_free(tok)
-	done := make(chan struct{})
-	var watcher sync.WaitGroup
-	if ctx.Done() != nil {
-		watcher.Add(1)
-		go func() {
-			defer watcher.Done()
-			select {
-			case <-ctx.Done():
-				C.logjar_cancel_trigger(tok)
-			case <-done:
-			}
-		}()
-	}
-	var out []byte
-	err := db.with(func(p *C.logjar_db) error {
-		var cout *C.char
-		err := call(func() C.int32_t {
-			return C.logjar_query_loki_json_cancellable(p, ct, creq, tok, &cout)
-		})
-		if err == nil {
-			out = C.GoBytes(unsafe.Pointer(cout), C.int(C.strlen(cout)))
-			C.logjar_string_free(cout)
-		}
-		return err
-	})
-	close(done)
-	watcher.Wait() // the token is freed only after the watcher is gone
-	if err != nil && ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	return out, err
+	return out, nil
 }
 
 // Flush writes everything buffered in memory to segment files and returns once durable.
