@@ -11,7 +11,12 @@
 //!
 //! Besides criterion's wall-clock figures, each scenario prints the CPU time of the
 //! compacting thread (from `/proc/thread-self/stat`, Linux), which is what to quote on
-//! a loaded machine.
+//! a loaded machine. The `query_*` scenario also prints both databases' block layout
+//! and compares the queries' process CPU time (query worker threads included) over
+//! `LOGJAR_BENCH_CPU_ROUNDS` (default 20) alternating rounds (10 count queries or one
+//! filter query each, so that a round is well above the 10 ms clock tick): on a
+//! shared machine criterion's wall-clock medians of the two databases, taken one after
+//! the other, can differ by ±20 % between runs.
 //!
 //! ```sh
 //! cargo bench -p logjar-benches --bench compaction
@@ -25,6 +30,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use logjar::entry::StreamEntries;
 use logjar::options::SyncMode;
 use logjar::query::QueryRequest;
+use logjar::segment::Segment;
 use logjar::{Db, Entry, Labels, Options};
 
 const APPS: [&str; 4] = ["api", "gateway", "db", "worker"];
@@ -110,6 +116,94 @@ fn thread_cpu() -> Option<Duration> {
     let f: Vec<&str> = rest.split(' ').collect();
     let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
     Some(Duration::from_millis(ticks * 10)) // USER_HZ = 100 on Linux
+}
+
+/// CPU time (user + system) of the whole process, exited threads included (the query
+/// engine's scoped worker threads end with each query), in 10 ms ticks.
+fn process_cpu() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Reads a block's section frames (`docs/FORMAT.md`): stored bytes of the timestamps
+/// and line lengths sections.
+fn size_sections(b: &[u8]) -> (u64, u64) {
+    fn uvarint(b: &[u8], p: &mut usize) -> u64 {
+        let (mut v, mut s) = (0u64, 0);
+        while let Some(&x) = b.get(*p) {
+            *p += 1;
+            v |= u64::from(x & 0x7f) << s;
+            if x < 0x80 {
+                break;
+            }
+            s += 7;
+        }
+        v
+    }
+    let mut p = 2;
+    uvarint(b, &mut p);
+    p += 8;
+    let mut out = [0u64; 2];
+    for slot in &mut out {
+        let start = p;
+        let codec = b.get(p).copied().unwrap_or(0);
+        p += 1;
+        let raw = uvarint(b, &mut p);
+        p += if codec == 1 { uvarint(b, &mut p) } else { raw } as usize;
+        *slot = (p - start) as u64;
+    }
+    (out[0], out[1])
+}
+
+/// One line about the block layout of a database's segments.
+fn layout(name: &str, dir: &Path) {
+    let (mut segs, mut chunks, mut blocks, mut entries, mut ts, mut lens) = (0, 0, 0, 0, 0, 0);
+    for e in std::fs::read_dir(dir.join(logjar::segment::DIR_NAME)).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "seg") {
+            continue;
+        }
+        let seg = Segment::open(&p).unwrap();
+        segs += 1;
+        for c in seg.chunks() {
+            chunks += 1;
+            for b in &c.blocks {
+                blocks += 1;
+                entries += u64::from(b.entries);
+                let (t, l) = size_sections(seg.raw_block(b).unwrap());
+                ts += t;
+                lens += l;
+            }
+        }
+    }
+    eprintln!(
+        "{name}: {segs} segments, {chunks} chunks, {blocks} blocks ({:.1} per chunk, {:.0} \
+         entries each), timestamps {:.3} and lengths {:.3} stored bytes per entry",
+        blocks as f64 / chunks as f64,
+        entries as f64 / blocks as f64,
+        ts as f64 / entries as f64,
+        lens as f64 / entries as f64,
+    );
+}
+
+/// Process CPU per query of `dbs`, measured in alternating rounds.
+fn cpu_rounds(dbs: [&Db; 2], req: &QueryRequest, rounds: usize, reps: usize) -> Option<[f64; 2]> {
+    let mut total = [Duration::ZERO; 2];
+    for r in 0..rounds {
+        for k in 0..2 {
+            let k = if r % 2 == 0 { k } else { 1 - k };
+            let c0 = process_cpu()?;
+            for _ in 0..reps {
+                black_box(dbs[k].query("fake", req).unwrap());
+            }
+            total[k] += process_cpu()? - c0;
+        }
+    }
+    let per = |d: Duration| d.as_secs_f64() * 1e3 / (reps * rounds) as f64;
+    Some([per(total[0]), per(total[1])])
 }
 
 /// A template database of `segments` flushed pushes, built once.
@@ -215,18 +309,26 @@ fn bench_small_ingests(c: &mut Criterion) {
     ingest(&db_big, pushes, 1000, false, &samples);
     // Both databases answer from segments: a head still in memory would skip decoding.
     db_big.flush().unwrap();
+    layout("compacted", small.path());
+    layout("one go", big.path());
+    let rounds: usize = std::env::var("LOGJAR_BENCH_CPU_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
     let t0 = 1_767_225_600_000_000_000i64;
     let end = t0 + (pushes * 1000) as i64 * 1_000_000 + 1;
     let mut g = c.benchmark_group("compaction");
     g.sample_size(10);
-    for (qname, q) in [
+    for (qname, q, reps) in [
         (
             "count",
             r#"sum by (app) (count_over_time({env="prod"}[1m]))"#,
+            10,
         ),
         (
             "filter",
             r#"sum(count_over_time({env="prod"} |= "error" [1m]))"#,
+            1,
         ),
     ] {
         let req = QueryRequest::range(q, t0, end).with_step(60_000_000_000);
@@ -236,6 +338,13 @@ fn bench_small_ingests(c: &mut Criterion) {
             a.result, b.result,
             "{q}: compacted and one-go answers differ"
         );
+        if let Some([a, b]) = cpu_rounds([&db_small, &db_big], &req, rounds, reps) {
+            eprintln!(
+                "{qname}: process CPU per query over {rounds} alternating rounds: compacted \
+                 {a:.2} ms, one go {b:.2} ms ({:+.1} %)",
+                100.0 * (a / b - 1.0)
+            );
+        }
         for (which, db) in [("compacted", &db_small), ("one_go", &db_big)] {
             g.bench_function(format!("query_{qname}_{which}"), |bch| {
                 bch.iter(|| black_box(db.query("fake", &req).unwrap()))
