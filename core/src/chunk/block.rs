@@ -294,8 +294,9 @@ fn open_block(bytes: &[u8]) -> Result<Header<'_>, DecodeError> {
     })
 }
 
-/// Decodes the planes section of `n` values of at most `max_w` bytes into `out`.
-fn planes_u64(raw: &[u8], n: usize, max_w: usize, out: &mut Vec<u64>) -> Result<(), String> {
+/// Splits a planes section of `n` values of at most `max_w` bytes into its width and
+/// planes (`w` planes of `n` bytes each).
+fn split_planes(raw: &[u8], n: usize, max_w: usize) -> Result<(usize, &[u8]), String> {
     let Some((&w, planes)) = raw.split_first() else {
         return Err("empty section".into());
     };
@@ -310,15 +311,64 @@ fn planes_u64(raw: &[u8], n: usize, max_w: usize, out: &mut Vec<u64>) -> Result<
             w * n
         ));
     }
-    out.clear();
-    out.resize(n, 0);
-    if n == 0 {
-        return Ok(());
+    Ok((w, planes))
+}
+
+/// ORs byte plane `k` (of `out.len()` bytes) into `out` as byte `k` of each value's
+/// 64-bit pattern. One pass per plane over contiguous memory: the compiler vectorises it.
+#[inline]
+fn or_plane_i64(out: &mut [i64], plane: &[u8], k: usize) {
+    let shift = 8 * k as u32;
+    for (v, &b) in out.iter_mut().zip(plane) {
+        *v |= (u64::from(b) << shift) as i64;
     }
-    for (k, plane) in planes.chunks_exact(n).enumerate() {
-        let shift = 8 * k as u32;
-        for (v, &b) in out.iter_mut().zip(plane) {
-            *v |= u64::from(b) << shift;
+}
+
+/// As [`or_plane_u64`] for 32-bit values.
+#[inline]
+fn or_plane_u32(out: &mut [u32], plane: &[u8], k: usize) {
+    let shift = 8 * k as u32;
+    for (v, &b) in out.iter_mut().zip(plane) {
+        *v |= u32::from(b) << shift;
+    }
+}
+
+/// Decodes the timestamp deltas of a planes section into `ts` (cleared first):
+/// `ts[0] = first`, then the running sum of the deltas.
+fn decode_ts_planes(raw: &[u8], n: usize, first: i64, ts: &mut Vec<i64>) -> Result<(), String> {
+    let (w, planes) = split_planes(raw, n - 1, 8)?;
+    // The deltas are built in place as u64 bit patterns in `ts[1..]`.
+    ts.clear();
+    ts.resize(n, 0);
+    if n > 1 {
+        for (k, plane) in planes.chunks_exact(n - 1).enumerate().take(w) {
+            or_plane_i64(&mut ts[1..], plane, k);
+        }
+    }
+    // Prefix sum with an overflow check (a predictable branch-free flag).
+    let mut cur = first;
+    let mut overflow = false;
+    ts[0] = first;
+    for t in &mut ts[1..] {
+        let (next, o) = cur.overflowing_add_unsigned(*t as u64);
+        overflow |= o;
+        cur = next;
+        *t = cur;
+    }
+    if overflow {
+        return Err("timestamps overflow i64".into());
+    }
+    Ok(())
+}
+
+/// Decodes a lengths planes section into `lens` (cleared first).
+fn decode_len_planes(raw: &[u8], n: usize, lens: &mut Vec<u32>) -> Result<(), String> {
+    let (w, planes) = split_planes(raw, n, 4)?;
+    lens.clear();
+    lens.resize(n, 0);
+    if n > 0 {
+        for (k, plane) in planes.chunks_exact(n).enumerate().take(w) {
+            or_plane_u32(lens, plane, k);
         }
     }
     Ok(())
@@ -327,7 +377,6 @@ fn planes_u64(raw: &[u8], n: usize, max_w: usize, out: &mut Vec<u64>) -> Result<
 /// Shared scratch for the sections before the lines.
 struct SizesScratch {
     buf: Vec<u8>,
-    wide: Vec<u64>,
 }
 
 /// Per-thread state of [`decode_block_sizes`], which has no output to keep it in.
@@ -348,24 +397,12 @@ fn decode_sizes(
     let n = h.n;
     let at = h.r.pos();
     let raw = inf.section(&mut h.r, 1 + 8 * (n - 1), &mut s.buf, "timestamps section")?;
-    planes_u64(raw, n - 1, 8, &mut s.wide)
+    decode_ts_planes(raw, n, h.first_ts, ts)
         .map_err(|e| DecodeError::new(at, format!("timestamps: {e}")))?;
-    ts.clear();
-    ts.reserve(n);
-    let mut cur = h.first_ts;
-    ts.push(cur);
-    for &d in &s.wide {
-        cur = cur
-            .checked_add_unsigned(d)
-            .ok_or_else(|| DecodeError::new(at, "timestamps overflow i64"))?;
-        ts.push(cur);
-    }
     let at = h.r.pos();
     let raw = inf.section(&mut h.r, 1 + 4 * n, &mut s.buf, "lengths section")?;
-    planes_u64(raw, n, 4, &mut s.wide)
+    decode_len_planes(raw, n, lens)
         .map_err(|e| DecodeError::new(at, format!("line lengths: {e}")))?;
-    lens.clear();
-    lens.extend(s.wide.iter().map(|&l| l as u32));
     Ok(())
 }
 
@@ -380,10 +417,7 @@ pub fn decode_block_sizes(
     SIZES_STATE.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
-            let scratch = SizesScratch {
-                buf: Vec::new(),
-                wide: Vec::new(),
-            };
+            let scratch = SizesScratch { buf: Vec::new() };
             *slot = Some((Inflater::new()?, scratch));
         }
         let Some((inf, scratch)) = slot.as_mut() else {
@@ -440,10 +474,7 @@ impl DecodedBlock {
             meta_syms: Vec::new(),
             meta_index: Vec::new(),
             meta_pairs: Vec::new(),
-            scratch: SizesScratch {
-                buf: Vec::new(),
-                wide: Vec::new(),
-            },
+            scratch: SizesScratch { buf: Vec::new() },
             inflater: None,
         }
     }
@@ -481,6 +512,23 @@ impl DecodedBlock {
     /// Sum of all line lengths.
     pub fn raw_bytes(&self) -> usize {
         self.lines.len()
+    }
+
+    /// All lines, concatenated: line `i` is `lines_buf()[offsets()[i]..offsets()[i + 1]]`.
+    /// Lets a reader search a whole block at once (e.g. with `memchr::memmem`).
+    pub fn lines_buf(&self) -> &[u8] {
+        &self.lines
+    }
+
+    /// Start offset of every line in [`lines_buf`](Self::lines_buf), plus the end of the
+    /// last one (`len() + 1` values; empty when nothing was decoded).
+    pub fn offsets(&self) -> &[u32] {
+        &self.offsets
+    }
+
+    /// True when some entry of the block has structured metadata.
+    pub fn has_metadata(&self) -> bool {
+        !self.meta_pairs.is_empty()
     }
 
     /// Structured metadata of entry `i`, in the order it was pushed. Panics if

@@ -35,7 +35,7 @@ use super::par::map_parts;
 use super::pipeline::{compile_error, result_labels};
 use super::request::QueryRequest;
 use super::{Matrix, QueryResult, Sample};
-use crate::db::{Direction, Snapshot};
+use crate::db::{Direction, SizeBatch, Snapshot};
 use crate::labels::Labels;
 
 const NS_PER_MS: i64 = 1_000_000;
@@ -384,18 +384,42 @@ fn read_samples(
     // The open bucket's next window boundary, per `counted` series.
     let mut limits: Vec<i64> = Vec::new();
     let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
+    let finder = ex
+        .line_filter_prefix()
+        .required_literal()
+        .map(memchr::memmem::Finder::new);
+    let mut candidates: Vec<u32> = Vec::new();
+    let mut md_scratch: Vec<(String, String)> = Vec::new();
     for (id, labels) in ids {
         let mut sx = ex.for_stream(&result_labels(labels));
         if sizes_only.applies_to(labels) {
             let mut buckets: Vec<EntryBucket> = Vec::new();
             let mut limit = i64::MIN;
-            for r in snap.sizes(*id, start, end, Direction::Forward) {
-                let (ts, len) = r?;
-                work.entry(ctx, len as usize, 0)?;
-                work.size_only_lines += 1;
-                work.size_only_bytes += u64::from(len);
-                fold.push(&mut buckets, &mut limit, ts, u64::from(len));
+            let mut it = snap.sizes(*id, start, end, Direction::Forward);
+            // A block whose span no window boundary cuts is one bucket.
+            let mut whole = |lo: i64, hi: i64| hi <= fold.next_boundary(lo);
+            while let Some(r) = it.next_batch(&mut whole) {
+                let (n, bytes) = match r? {
+                    SizeBatch::Entries { ts, lens } => {
+                        let bytes = fold.push_run(&mut buckets, &mut limit, ts, lens);
+                        (ts.len() as u64, bytes)
+                    }
+                    SizeBatch::Block {
+                        min_ts,
+                        max_ts,
+                        entries,
+                        raw_bytes,
+                    } => {
+                        let n = u64::from(entries);
+                        fold.push_block(&mut buckets, &mut limit, (min_ts, max_ts), n, raw_bytes);
+                        (n, raw_bytes)
+                    }
+                };
+                work.size_only_lines += n;
+                work.size_only_bytes += bytes;
+                work.entries(ctx, n, bytes, 0)?;
             }
+            ctx.add_store(&it.read_stats());
             work.post_filter_lines += buckets.iter().map(|b| b.count).sum::<u64>();
             if !buckets.is_empty() {
                 counted.push(LogSeries {
@@ -409,49 +433,82 @@ fn read_samples(
         // Entries may end up under different label sets: index this stream's series by
         // label hash (series are per stream; equal labels merge in the aggregation).
         index.clear();
-        for r in snap.stream(*id, start, end, Direction::Forward) {
-            let e = r?;
-            let md_len: usize = e.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
-            work.entry(ctx, e.line.len(), md_len)?;
-            let Some((value, labels, hash)) = sx.process_with_hash(e.ts, &e.line, &e.metadata)
-            else {
-                continue;
-            };
-            work.post_filter_lines += 1;
-            let slots = index.entry(hash).or_default();
-            if counting {
-                let found = slots
-                    .iter()
-                    .copied()
-                    .find(|&i| counted[i].labels == *labels);
-                let slot = found.unwrap_or_else(|| {
-                    counted.push(LogSeries {
-                        labels: labels.clone(),
-                        buckets: Vec::new(),
-                    });
-                    limits.push(i64::MIN);
-                    slots.push(counted.len() - 1);
-                    counted.len() - 1
-                });
-                fold.push(
-                    &mut counted[slot].buckets,
-                    &mut limits[slot],
-                    e.ts,
-                    value as u64,
-                );
+        let mut it = snap.stream_blocks(*id, start, end, Direction::Forward);
+        while it.advance()? {
+            let b = it.batch();
+            let has_md = b.has_metadata();
+            let md_bytes = if has_md {
+                b.metadata_bytes_of(0, b.len())
             } else {
-                let found = slots.iter().copied().find(|&i| out[i].labels == *labels);
-                let slot = found.unwrap_or_else(|| {
-                    out.push(SampleSeries {
-                        labels: labels.clone(),
-                        samples: Vec::new(),
+                0
+            };
+            work.entries(ctx, b.len() as u64, b.line_bytes(), md_bytes)?;
+            // With a literal every kept line contains, only the lines holding it are
+            // run through the pipeline (the others fail its line filters).
+            let picked: &[u32] = match &finder {
+                Some(f) => {
+                    b.lines_containing(f, &mut candidates);
+                    &candidates
+                }
+                None => &[],
+            };
+            let n = if finder.is_some() {
+                picked.len()
+            } else {
+                b.len()
+            };
+            for k in 0..n {
+                let i = if finder.is_some() {
+                    picked[k] as usize
+                } else {
+                    k
+                };
+                let (ts, line) = (b.ts(i), b.line(i));
+                let md: &[(String, String)] = if has_md {
+                    b.metadata(i, &mut md_scratch)
+                } else {
+                    &[]
+                };
+                let Some((value, labels, hash)) = sx.process_with_hash(ts, line, md) else {
+                    continue;
+                };
+                work.post_filter_lines += 1;
+                let slots = index.entry(hash).or_default();
+                if counting {
+                    let found = slots
+                        .iter()
+                        .copied()
+                        .find(|&i| counted[i].labels == *labels);
+                    let slot = found.unwrap_or_else(|| {
+                        counted.push(LogSeries {
+                            labels: labels.clone(),
+                            buckets: Vec::new(),
+                        });
+                        limits.push(i64::MIN);
+                        slots.push(counted.len() - 1);
+                        counted.len() - 1
                     });
-                    slots.push(out.len() - 1);
-                    out.len() - 1
-                });
-                out[slot].samples.push((e.ts, value));
+                    fold.push(
+                        &mut counted[slot].buckets,
+                        &mut limits[slot],
+                        ts,
+                        value as u64,
+                    );
+                } else {
+                    let found = slots.iter().copied().find(|&i| out[i].labels == *labels);
+                    let slot = found.unwrap_or_else(|| {
+                        out.push(SampleSeries {
+                            labels: labels.clone(),
+                            samples: Vec::new(),
+                        });
+                        slots.push(out.len() - 1);
+                        out.len() - 1
+                    });
+                    out[slot].samples.push((ts, value));
+                }
             }
         }
+        ctx.add_store(&it.read_stats());
     }
     work.flush(ctx)?;
     Ok((out, counted))
@@ -497,6 +554,68 @@ impl Fold {
             }
         }
         best
+    }
+
+    /// Adds a run of time-ordered entries (`ts[i]`, `lens[i]`) a bucket at a time: the
+    /// entries joining the open bucket are found by binary search and their lengths
+    /// summed in one pass. Returns the run's line bytes.
+    fn push_run(
+        &self,
+        buckets: &mut Vec<EntryBucket>,
+        limit: &mut i64,
+        ts: &[i64],
+        lens: &[u32],
+    ) -> u64 {
+        let mut total = 0;
+        let mut i = 0;
+        while i < ts.len() {
+            let joins = buckets.last().is_some() && ts[i] <= *limit;
+            if !joins {
+                *limit = self.next_boundary(ts[i]);
+                buckets.push(EntryBucket {
+                    ts_ns: ts[i],
+                    count: 0,
+                    bytes: 0,
+                });
+            }
+            // `ts[i] <= limit` now, so at least one entry joins.
+            let j = i + ts[i..].partition_point(|&t| t <= *limit);
+            let bytes: u64 = lens[i..j].iter().map(|&l| u64::from(l)).sum();
+            if let Some(b) = buckets.last_mut() {
+                b.ts_ns = ts[j - 1];
+                b.count += (j - i) as u64;
+                b.bytes += bytes;
+            }
+            total += bytes;
+            i = j;
+        }
+        total
+    }
+
+    /// Adds a whole block of `entries` entries spanning `[lo, hi]` that no window
+    /// boundary cuts (`hi <= next_boundary(lo)`), as if its entries were pushed.
+    fn push_block(
+        &self,
+        buckets: &mut Vec<EntryBucket>,
+        limit: &mut i64,
+        (lo, hi): (i64, i64),
+        entries: u64,
+        bytes: u64,
+    ) {
+        let joins = buckets.last().is_some() && lo <= *limit;
+        if !joins {
+            *limit = self.next_boundary(lo);
+            buckets.push(EntryBucket {
+                ts_ns: lo,
+                count: 0,
+                bytes: 0,
+            });
+        }
+        if let Some(b) = buckets.last_mut() {
+            b.ts_ns = hi;
+            b.count += entries;
+            b.bytes += bytes;
+        }
     }
 
     /// Adds an entry; `limit` is the open bucket's next boundary.
