@@ -23,6 +23,7 @@ use memchr::memmem::Finder;
 
 use super::context::{Ctx, Work};
 use super::error::QueryError;
+use super::metric::LiteralScan;
 use super::par::map_parts;
 use super::pipeline::{OutLabels, QueryPipeline, StreamProc};
 use super::request::QueryRequest;
@@ -91,6 +92,14 @@ struct Cursor {
     loaded: bool,
     /// The cursor waits at the end of a run without candidates: nothing to take.
     at_run_end: bool,
+    /// Whether the current run was searched for the required literal (`picked` holds
+    /// the candidates) or is walked entry by entry.
+    searching: bool,
+    scan: LiteralScan,
+    /// Entries of the current run the pipeline kept, and the run's length.
+    kept: usize,
+    run_len: usize,
+    loaded_once: bool,
     md: Vec<(String, String)>,
 }
 
@@ -105,6 +114,11 @@ impl Cursor {
             counted: 0,
             loaded: false,
             at_run_end: false,
+            searching: false,
+            scan: LiteralScan::default(),
+            kept: 0,
+            run_len: 0,
+            loaded_once: false,
             md: Vec::new(),
         }
     }
@@ -132,12 +146,12 @@ impl Cursor {
         loop {
             if self.loaded {
                 let len = self.iter.batch().len();
-                let next = match finder {
-                    Some(_) => {
+                let next = match self.searching {
+                    true => {
                         // `pick` is the index in `picked` of the entry to move to.
                         self.picked.get(self.pick).map(|&i| i as usize)
                     }
-                    None => (self.pos < len).then_some(self.pos),
+                    false => (self.pos < len).then_some(self.pos),
                 };
                 if let Some(i) = next {
                     self.count_to(i + 1, work, ctx)?;
@@ -145,7 +159,7 @@ impl Cursor {
                     self.at_run_end = false;
                     return Ok(Some(self.iter.batch().ts(i)));
                 }
-                if finder.is_some() && !self.at_run_end && self.counted < len {
+                if self.searching && !self.at_run_end && self.counted < len {
                     // No candidate left in this run: wait at its last entry before
                     // decoding the next block, which the merge may never need.
                     self.count_to(len, work, ctx)?;
@@ -163,14 +177,23 @@ impl Cursor {
             self.pos = 0;
             self.pick = 0;
             self.counted = 0;
-            if let Some(f) = finder {
+            if self.loaded_once {
+                self.scan
+                    .observe(self.searching, self.picked.len(), self.kept, self.run_len);
+            }
+            self.loaded_once = true;
+            self.kept = 0;
+            self.run_len = self.iter.batch().len();
+            self.searching = false;
+            if let Some(f) = finder.filter(|_| self.scan.worth_it()) {
                 self.iter.batch().lines_containing(f, &mut self.picked);
+                self.searching = true;
             }
         }
     }
 
     /// Runs the pipeline over the current entry and steps past it.
-    fn take(&mut self, finder: Option<&Finder<'_>>) -> Option<(OutLabels, String)> {
+    fn take(&mut self) -> Option<(OutLabels, String)> {
         if self.at_run_end {
             return None;
         }
@@ -182,10 +205,12 @@ impl Cursor {
             &[]
         };
         let r = self.pipe.process(b.ts(i), b.line(i), md);
-        match finder {
-            Some(_) => self.pick += 1,
-            None => self.pos += 1,
+        if self.searching {
+            self.pick += 1;
+        } else {
+            self.pos += 1;
         }
+        self.kept += usize::from(r.is_some());
         r
     }
 }
@@ -262,7 +287,7 @@ fn merge_part(
             let slot = f.slot;
             heap.pop();
             let c = &mut cursors[slot];
-            if let Some((labels, line)) = c.take(finder) {
+            if let Some((labels, line)) = c.take() {
                 work.post_filter_lines += 1;
                 group.push(Out { ts, labels, line });
             }

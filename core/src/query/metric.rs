@@ -433,6 +433,8 @@ fn read_samples(
         // Entries may end up under different label sets: index this stream's series by
         // label hash (series are per stream; equal labels merge in the aggregation).
         index.clear();
+        let mut last_slot: Option<(u64, usize)> = None;
+        let mut scan = LiteralScan::default();
         let mut it = snap.stream_blocks(*id, start, end, Direction::Forward);
         while it.advance()? {
             let b = it.batch();
@@ -445,20 +447,22 @@ fn read_samples(
             work.entries(ctx, b.len() as u64, b.line_bytes(), md_bytes)?;
             // With a literal every kept line contains, only the lines holding it are
             // run through the pipeline (the others fail its line filters).
-            let picked: &[u32] = match &finder {
+            let search = finder.as_ref().filter(|_| scan.worth_it());
+            let picked: &[u32] = match search {
                 Some(f) => {
                     b.lines_containing(f, &mut candidates);
                     &candidates
                 }
                 None => &[],
             };
-            let n = if finder.is_some() {
+            let n = if search.is_some() {
                 picked.len()
             } else {
                 b.len()
             };
+            let mut kept = 0;
             for k in 0..n {
-                let i = if finder.is_some() {
+                let i = if search.is_some() {
                     picked[k] as usize
                 } else {
                     k
@@ -473,8 +477,22 @@ fn read_samples(
                     continue;
                 };
                 work.post_filter_lines += 1;
-                let slots = index.entry(hash).or_default();
+                kept += 1;
                 if counting {
+                    // Consecutive entries mostly share their labels: try the last slot
+                    // before the hash index.
+                    if let Some((h, slot)) = last_slot {
+                        if h == hash && counted[slot].labels == *labels {
+                            fold.push(
+                                &mut counted[slot].buckets,
+                                &mut limits[slot],
+                                ts,
+                                value as u64,
+                            );
+                            continue;
+                        }
+                    }
+                    let slots = index.entry(hash).or_default();
                     let found = slots
                         .iter()
                         .copied()
@@ -488,6 +506,7 @@ fn read_samples(
                         slots.push(counted.len() - 1);
                         counted.len() - 1
                     });
+                    last_slot = Some((hash, slot));
                     fold.push(
                         &mut counted[slot].buckets,
                         &mut limits[slot],
@@ -495,6 +514,7 @@ fn read_samples(
                         value as u64,
                     );
                 } else {
+                    let slots = index.entry(hash).or_default();
                     let found = slots.iter().copied().find(|&i| out[i].labels == *labels);
                     let slot = found.unwrap_or_else(|| {
                         out.push(SampleSeries {
@@ -507,11 +527,35 @@ fn read_samples(
                     out[slot].samples.push((ts, value));
                 }
             }
+            scan.observe(search.is_some(), n, kept, b.len());
         }
         ctx.add_store(&it.read_stats());
     }
     work.flush(ctx)?;
     Ok((out, counted))
+}
+
+/// Whether searching a block's lines for the pipeline's required literal pays: it does
+/// when few lines hold it (most are skipped without running the pipeline); when most do,
+/// the search only adds a pass, as every candidate line is tested again by the
+/// pipeline's line filters. Decided per stream from the previous block.
+#[derive(Debug, Default)]
+pub(crate) struct LiteralScan {
+    dense: bool,
+}
+
+impl LiteralScan {
+    /// Whether to search the next block.
+    pub fn worth_it(&self) -> bool {
+        !self.dense
+    }
+
+    /// Records a block of `len` entries: `searched` with `hits` candidate lines, or not
+    /// searched with `kept` entries the pipeline kept (at most those holding the literal).
+    pub fn observe(&mut self, searched: bool, hits: usize, kept: usize, len: usize) {
+        let found = if searched { hits } else { kept };
+        self.dense = found * 4 > len;
+    }
 }
 
 /// Folds time-ordered entries into as few [`EntryBucket`]s as the windows allow: an
