@@ -827,6 +827,8 @@ pub enum SizeBatch<'a> {
 #[derive(Debug)]
 pub struct SizeIter {
     inner: SizeInner,
+    /// Column buffers of the last finished source, for the next one.
+    spare: (Vec<i64>, Vec<u32>),
     /// Reused for runs that are not slices of a decoded block.
     scratch_ts: Vec<i64>,
     scratch_lens: Vec<u32>,
@@ -952,6 +954,7 @@ impl SizeIter {
     fn new(inner: SizeInner) -> SizeIter {
         SizeIter {
             inner,
+            spare: Default::default(),
             scratch_ts: Vec::new(),
             scratch_lens: Vec::new(),
         }
@@ -1042,7 +1045,9 @@ impl SizeIter {
             } => loop {
                 if current.is_none() {
                     let src = sources.next()?;
-                    *current = Some(SizeCursor::new(src, *start, *end, *dir));
+                    let mut c = SizeCursor::new(src, *start, *end, *dir);
+                    (c.ts, c.lens) = std::mem::take(&mut self.spare);
+                    *current = Some(c);
                 }
                 let cur = current.as_mut()?;
                 let mut no_whole = |_: i64, _: i64| false;
@@ -1060,6 +1065,7 @@ impl SizeIter {
                     }
                     Ok(None) => {
                         stats.add(&cur.stats);
+                        self.spare = (std::mem::take(&mut cur.ts), std::mem::take(&mut cur.lens));
                         *current = None;
                     }
                     Ok(Some(Some(b))) => {
@@ -1185,11 +1191,13 @@ enum BatchAt {
 enum BlockInner {
     Sequential {
         sources: std::vec::IntoIter<Source>,
-        current: Option<Cursor>,
+        current: Option<Box<Cursor>>,
         start: i64,
         end: i64,
         dir: Direction,
         stats: ReadStats,
+        /// The decode buffers of the last finished source, for the next one.
+        spare: DecodedBlock,
     },
     Merged(StreamIter),
 }
@@ -1235,6 +1243,7 @@ impl BlockIter {
                 end,
                 dir,
                 stats,
+                spare,
             } => loop {
                 if current.is_none() {
                     let Some(src) = sources.next() else {
@@ -1242,7 +1251,8 @@ impl BlockIter {
                     };
                     let mut c = Cursor::new(src, *start, *end, *dir);
                     c.stats.chunks_referenced = 0;
-                    *current = Some(c);
+                    c.block = std::mem::take(spare);
+                    *current = Some(Box::new(c));
                 }
                 let Some(cur) = current.as_mut() else {
                     return Ok(false);
@@ -1277,6 +1287,8 @@ impl BlockIter {
                     }
                     Ok(false) => {
                         stats.add(&cur.stats);
+                        // Keep the decode buffers for the next source.
+                        *spare = std::mem::take(&mut cur.block);
                         *current = None;
                     }
                     Ok(true) if cur.range.is_empty() => {}
@@ -1574,6 +1586,7 @@ impl Snapshot {
                 end,
                 dir,
                 stats,
+                spare: DecodedBlock::new(),
             }
         } else {
             let mut it = StreamIter::new(sources, start, end, dir);
@@ -1586,5 +1599,219 @@ impl Snapshot {
             at: BatchAt::None,
             failed: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::StreamEntries;
+    use crate::{Db, Options};
+    use proptest::prelude::*;
+
+    type Row = (i64, Vec<u8>, Vec<(String, String)>);
+
+    fn by_blocks(snap: &Snapshot, id: u32, start: i64, end: i64, dir: Direction) -> Vec<Row> {
+        let mut it = snap.stream_blocks(id, start, end, dir);
+        let mut out = Vec::new();
+        let mut scratch = Vec::new();
+        while it.advance().unwrap() {
+            let b = it.batch();
+            assert!(!b.is_empty());
+            let mut bytes = 0;
+            for i in 0..b.len() {
+                bytes += b.line(i).len() as u64;
+                out.push((
+                    b.ts(i),
+                    b.line(i).to_vec(),
+                    b.metadata(i, &mut scratch).to_vec(),
+                ));
+            }
+            assert_eq!(b.line_bytes(), bytes);
+            let md: u64 = (0..b.len())
+                .flat_map(|i| b.metadata(i, &mut scratch).to_vec())
+                .map(|(k, v)| (k.len() + v.len()) as u64)
+                .sum();
+            assert_eq!(b.metadata_bytes_of(0, b.len()), md);
+            // The literal search finds every line holding the needle.
+            let finder = memchr::memmem::Finder::new(b"1");
+            let mut hits = Vec::new();
+            b.lines_containing(&finder, &mut hits);
+            let want: Vec<u32> = (0..b.len() as u32)
+                .filter(|&i| b.line(i as usize).contains(&b'1'))
+                .collect();
+            assert!(hits.windows(2).all(|w| w[0] < w[1]), "{hits:?}");
+            assert!(want.iter().all(|i| hits.contains(i)), "{want:?} ⊄ {hits:?}");
+        }
+        assert!(!it.advance().unwrap());
+        out
+    }
+
+    fn by_entries(snap: &Snapshot, id: u32, start: i64, end: i64, dir: Direction) -> Vec<Row> {
+        snap.stream(id, start, end, dir)
+            .map(|r| {
+                let e = r.unwrap();
+                (e.ts, e.line.to_vec(), e.metadata)
+            })
+            .collect()
+    }
+
+    fn size_batches(
+        snap: &Snapshot,
+        id: u32,
+        (start, end): (i64, i64),
+        dir: Direction,
+        whole_below: i64,
+    ) -> (Vec<(i64, u32)>, u64, u64) {
+        let mut it = snap.sizes(id, start, end, dir);
+        let (mut out, mut whole_n, mut whole_bytes) = (Vec::new(), 0, 0);
+        let mut pred = |lo: i64, hi: i64| hi - lo < whole_below;
+        while let Some(b) = it.next_batch(&mut pred) {
+            match b.unwrap() {
+                SizeBatch::Entries { ts, lens } => {
+                    assert!(!ts.is_empty() && ts.len() == lens.len());
+                    out.extend(ts.iter().copied().zip(lens.iter().copied()));
+                }
+                SizeBatch::Block {
+                    min_ts,
+                    max_ts,
+                    entries,
+                    raw_bytes,
+                } => {
+                    assert!(min_ts >= start && max_ts < end && max_ts - min_ts < whole_below);
+                    whole_n += u64::from(entries);
+                    whole_bytes += raw_bytes;
+                }
+            }
+        }
+        (out, whole_n, whole_bytes)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// Block runs and size batches hold exactly what the entry iterator returns,
+        /// whatever the sources: several chunks (overlapping or not), frozen chunks, the
+        /// head buffer, duplicates, metadata and pending deletes.
+        #[test]
+        fn block_runs_and_size_batches_match_the_entry_iterator(
+            pushes in proptest::collection::vec(
+                proptest::collection::vec((0i64..300, 0u8..30, 0u8..4), 1..40), 1..5),
+            flushes in proptest::collection::vec(any::<bool>(), 5),
+            (start, len) in (-10i64..300, 0i64..320),
+            delete in proptest::option::of((0i64..300, 1i64..60, any::<bool>())),
+            whole_below in 0i64..200,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let opts = Options::default().block_target_bytes(64);
+            let db = Db::open(dir.path(), opts).unwrap();
+            let labels = crate::Labels::new([("app", "a")]).unwrap();
+            for (k, p) in pushes.iter().enumerate() {
+                let entries = p
+                    .iter()
+                    .map(|&(ts, v, m)| {
+                        let mut e = Entry::new(ts, format!("line {v}"));
+                        if m == 0 {
+                            e.metadata = vec![("trace".into(), format!("t{v}"))];
+                        }
+                        e
+                    })
+                    .collect();
+                db.push("t", &[StreamEntries { labels: labels.clone(), entries }]).unwrap();
+                if flushes[k] {
+                    db.flush().unwrap();
+                }
+            }
+            if let Some((lo, n, lined)) = delete {
+                let q = if lined { r#"{app="a"} |= "line 1""# } else { r#"{app="a"}"# };
+                db.delete("t", q, lo, lo + n).unwrap();
+            }
+            let snap = db.snapshot("t").unwrap();
+            let end = start + len;
+            for d in [Direction::Forward, Direction::Backward] {
+                let want = by_entries(&snap, 0, start, end, d);
+                prop_assert_eq!(by_blocks(&snap, 0, start, end, d), want.clone());
+                let sizes: Vec<(i64, u32)> =
+                    want.iter().map(|r| (r.0, r.1.len() as u32)).collect();
+                let (runs, whole_n, whole_bytes) =
+                    size_batches(&snap, 0, (start, end), d, whole_below);
+                // Whole blocks stand for entries missing from the runs.
+                prop_assert_eq!(runs.len() as u64 + whole_n, sizes.len() as u64);
+                let run_bytes: u64 = runs.iter().map(|r| u64::from(r.1)).sum();
+                let all_bytes: u64 = sizes.iter().map(|r| u64::from(r.1)).sum();
+                prop_assert_eq!(run_bytes + whole_bytes, all_bytes);
+                if whole_n == 0 {
+                    prop_assert_eq!(runs, sizes.clone());
+                }
+                let one_by_one: Vec<(i64, u32)> =
+                    snap.sizes(0, start, end, d).map(|r| r.unwrap()).collect();
+                prop_assert_eq!(one_by_one, sizes);
+            }
+        }
+    }
+
+    #[test]
+    fn read_stats_count_what_was_touched() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default().block_target_bytes(64)).unwrap();
+        let labels = crate::Labels::new([("app", "a")]).unwrap();
+        for round in 0..3i64 {
+            let entries = (0..20)
+                .map(|i| Entry::new(round * 100 + i, format!("entry number {i}")))
+                .collect();
+            db.push(
+                "t",
+                &[StreamEntries {
+                    labels: labels.clone(),
+                    entries,
+                }],
+            )
+            .unwrap();
+            if round < 2 {
+                db.flush().unwrap();
+            }
+        }
+        let snap = db.snapshot("t").unwrap();
+        // Chunks at [0, 19] and [100, 119]; the head holds [200, 219].
+        let mut it = snap.stream_blocks(0, 0, 150, Direction::Forward);
+        while it.advance().unwrap() {}
+        let st = it.read_stats();
+        // Every chunk overlapping [0, 150) was opened (how many the flushes cut depends
+        // on the chunk options: at least one per flush).
+        let chunks = st.chunks_referenced;
+        assert!(chunks >= 2 && st.chunks_opened == chunks, "{st:?}");
+        assert!(st.blocks_decoded >= 4, "{st:?}");
+        assert_eq!(st.head_entries, 0);
+        let lines: u64 = (0..20)
+            .map(|i| format!("entry number {i}").len() as u64)
+            .sum();
+        assert_eq!(st.decompressed_bytes, 2 * lines);
+        // Stopped early: only the newest block was read.
+        let mut it = snap.stream_blocks(0, 0, 150, Direction::Backward);
+        assert!(it.advance().unwrap());
+        let st = it.read_stats();
+        assert_eq!(
+            (st.chunks_referenced, st.chunks_opened, st.blocks_decoded),
+            (chunks, 1, 1)
+        );
+        // The unflushed round is in the head (in-memory chunks and buffer).
+        let mut it = snap.stream_blocks(0, 200, 1000, Direction::Forward);
+        let mut n = 0;
+        while it.advance().unwrap() {
+            n += it.batch().len();
+        }
+        assert_eq!(n, 20);
+        let st = it.read_stats();
+        assert!(st.head_entries > 0 || st.blocks_decoded > 0, "{st:?}");
+        // Sizes: whole blocks are counted from metadata, the others sizes-only.
+        let mut it = snap.sizes(0, 0, 150, Direction::Forward);
+        let mut whole = |lo: i64, _hi: i64| lo < 50;
+        while it.next_batch(&mut whole).is_some() {}
+        let st = it.read_stats();
+        assert_eq!(st.blocks_decoded, 0);
+        assert!(
+            st.blocks_from_metadata > 0 && st.blocks_sizes_only > 0,
+            "{st:?}"
+        );
+        assert_eq!(st.chunks_opened, chunks);
     }
 }

@@ -461,12 +461,9 @@ fn read_samples(
                 b.len()
             };
             let mut kept = 0;
-            for k in 0..n {
-                let i = if search.is_some() {
-                    picked[k] as usize
-                } else {
-                    k
-                };
+            let searched = search.is_some();
+            let order = (0..n).map(|k| if searched { picked[k] as usize } else { k });
+            for i in order {
                 let (ts, line) = (b.ts(i), b.line(i));
                 let md: &[(String, String)] = if has_md {
                     b.metadata(i, &mut md_scratch)
@@ -776,6 +773,55 @@ fn vector_matching(vm: Option<&ast::VectorMatching>) -> m::VectorMatching {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs and whole blocks fold into the same buckets as entries pushed one by one.
+    #[test]
+    fn runs_and_whole_blocks_fold_like_single_entries() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rnd = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        for (range, step, n) in [(60, 60, 20), (300, 60, 20), (45, 17, 40), (10, 100, 5)] {
+            let window = RangeWindow::new(range);
+            let steps = Steps::range(100, 100 + step * (n - 1), step).unwrap();
+            let fold = Fold::new(window, &steps);
+            let mut ts: Vec<i64> = (0..500)
+                .map(|_| rnd(step as u64 * n as u64 + 200) as i64)
+                .collect();
+            ts.sort_unstable();
+            let lens: Vec<u32> = (0..500).map(|_| rnd(300) as u32).collect();
+            let (mut want, mut limit) = (Vec::new(), i64::MIN);
+            for (&t, &l) in ts.iter().zip(&lens) {
+                fold.push(&mut want, &mut limit, t, u64::from(l));
+            }
+            // The same entries in random runs, some of them whole blocks when atomic.
+            let (mut got, mut limit) = (Vec::new(), i64::MIN);
+            let mut i = 0;
+            while i < ts.len() {
+                let j = (i + 1 + rnd(40) as usize).min(ts.len());
+                let (lo, hi) = (ts[i], ts[j - 1]);
+                let bytes: u64 = lens[i..j].iter().map(|&l| u64::from(l)).sum();
+                if rnd(2) == 0 && hi <= fold.next_boundary(lo) {
+                    fold.push_block(&mut got, &mut limit, (lo, hi), (j - i) as u64, bytes);
+                } else {
+                    assert_eq!(
+                        fold.push_run(&mut got, &mut limit, &ts[i..j], &lens[i..j]),
+                        bytes
+                    );
+                }
+                i = j;
+            }
+            let key = |b: &EntryBucket| (b.ts_ns, b.count, b.bytes);
+            assert_eq!(
+                got.iter().map(key).collect::<Vec<_>>(),
+                want.iter().map(key).collect::<Vec<_>>(),
+                "range {range} step {step}"
+            );
+        }
+    }
 
     /// Joining a bucket must be exactly `RangeWindow::bucket_is_atomic`.
     #[test]
