@@ -31,7 +31,7 @@ use logjar_logql::syntax::{self as ast, MetricExpr};
 
 use super::context::{Ctx, Work};
 use super::error::QueryError;
-use super::par::map_parts;
+use super::par::map_tasks;
 use super::pipeline::{compile_error, result_labels};
 use super::request::QueryRequest;
 use super::{Matrix, QueryResult, Sample};
@@ -268,7 +268,8 @@ impl Evaluator<'_> {
         let counting = op.is_none_or(m::RangeOp::is_log_op);
         let (snap, ctx) = (self.snap, self.ctx);
         let fold = Fold::new(window, &self.steps);
-        let parts = map_parts(&ids, |part| {
+        // Small tasks taken by whichever core is free: streams differ widely in size.
+        let parts = map_tasks(&ids, 4, |part| {
             read_samples(
                 snap,
                 &ex,
