@@ -512,6 +512,12 @@ fn read_samples(
                         value as u64,
                     );
                 } else {
+                    if let Some((h, slot)) = last_slot {
+                        if h == hash && out[slot].labels == *labels {
+                            out[slot].samples.push((ts, value));
+                            continue;
+                        }
+                    }
                     let slots = index.entry(hash).or_default();
                     let found = slots.iter().copied().find(|&i| out[i].labels == *labels);
                     let slot = found.unwrap_or_else(|| {
@@ -522,6 +528,7 @@ fn read_samples(
                         slots.push(out.len() - 1);
                         out.len() - 1
                     });
+                    last_slot = Some((hash, slot));
                     out[slot].samples.push((ts, value));
                 }
             }
