@@ -566,7 +566,9 @@ fn decode_sizes(
 }
 
 /// Decodes only the timestamps and line lengths of a block: no line is decompressed.
-/// Verifies the block CRC. `ts` and `line_lens` are cleared and refilled.
+/// Verifies the CRC covering what it reads: the head CRC of a version 2 block (header
+/// and columns; the lines are neither read nor checked), the whole-block CRC of a
+/// version 1 block. `ts` and `line_lens` are cleared and refilled.
 pub fn decode_block_sizes(
     bytes: &[u8],
     ts: &mut Vec<i64>,
