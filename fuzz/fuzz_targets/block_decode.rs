@@ -1,5 +1,8 @@
 //! Arbitrary bytes as a chunk block. The first input byte chooses whether the block's
-//! CRC is re-sealed first, so the structural checks behind the CRC are reached too.
+//! CRC is re-sealed first, so the structural checks behind the CRC are reached too, and
+//! may force the layout version byte (1 or 2) so both layouts' parsers are reached.
+//! A version 2 block's sizes-only decode checks only its head CRC, so it may succeed
+//! where the full decode fails; never the other way round.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -10,6 +13,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut bytes = rest.to_vec();
+    if mode & 6 != 0 && !bytes.is_empty() {
+        // Bits 1-2: 01 = version 1, 10 = version 2, 11 = leave as is.
+        if mode & 6 != 6 {
+            bytes[0] = (mode >> 1) & 3;
+        }
+    }
     if mode & 1 == 1 && bytes.len() >= 4 {
         let n = bytes.len() - 4;
         let crc = crc32(&bytes[..n]);

@@ -21,8 +21,8 @@ use std::fmt;
 
 use crate::codec::{put_i64, put_u32, put_uvarint, DecodeError, Reader};
 
-/// Block layout version written by this build.
-pub const BLOCK_VERSION: u8 = 1;
+/// Block layout version written by this build (version 1 blocks are still read).
+pub const BLOCK_VERSION: u8 = 2;
 /// Most entries one block may hold.
 pub const MAX_BLOCK_ENTRIES: usize = 1 << 22;
 /// Most line bytes one block may hold (1 GiB).
@@ -35,6 +35,9 @@ const MAX_META_BYTES: usize = 1 << 30;
 const FLAG_METADATA: u8 = 1;
 const CODEC_RAW: u8 = 0;
 const CODEC_ZSTD: u8 = 1;
+/// The version 2 columns section is compressed only when zstd shrinks it this many
+/// times (see `encode_block_as`).
+const COLUMNS_MIN_RATIO: usize = 2;
 /// Sections smaller than this are stored raw: compressing them saves nothing.
 const MIN_COMPRESS: usize = 64;
 
@@ -95,11 +98,23 @@ impl Deflater {
 
     /// Appends a framed section holding `raw` to `dst`, compressed when that helps.
     fn section(&mut self, dst: &mut Vec<u8>, raw: &[u8]) {
+        self.section_saving(dst, raw, 1);
+    }
+
+    /// Appends a framed section holding `raw` to `dst`, compressed only when that makes
+    /// it smaller than `raw.len() * (min_ratio - 1) / min_ratio`, e.g. at least halves
+    /// it for 2 (1: any saving at all).
+    fn section_saving(&mut self, dst: &mut Vec<u8>, raw: &[u8], min_ratio: usize) {
         if raw.len() >= MIN_COMPRESS {
             self.out.clear();
             self.out.reserve(zstd::zstd_safe::compress_bound(raw.len()));
             if let Ok(n) = self.cctx.compress_to_buffer(raw, &mut self.out) {
-                if n < raw.len() {
+                let small_enough = if min_ratio <= 1 {
+                    n < raw.len()
+                } else {
+                    n.saturating_mul(min_ratio) <= raw.len()
+                };
+                if small_enough {
                     dst.push(CODEC_ZSTD);
                     put_uvarint(dst, raw.len() as u64);
                     put_uvarint(dst, n as u64);
@@ -123,12 +138,24 @@ pub(crate) struct BlockInput<'a> {
     pub metadata: Option<&'a [u8]>,
 }
 
-/// Appends one encoded block to `dst`; returns the block's CRC.
+/// Appends one encoded block to `dst` in the current layout ([`BLOCK_VERSION`]);
+/// returns the block's CRC.
 pub(crate) fn encode_block(d: &mut Deflater, input: &BlockInput<'_>, dst: &mut Vec<u8>) -> u32 {
+    encode_block_as(d, input, dst, BLOCK_VERSION)
+}
+
+/// Appends one block in layout `version` (1 or 2; tests write version 1 to check that
+/// it still reads).
+pub(crate) fn encode_block_as(
+    d: &mut Deflater,
+    input: &BlockInput<'_>,
+    dst: &mut Vec<u8>,
+    version: u8,
+) -> u32 {
     let n = input.ts.len();
     debug_assert!((1..=MAX_BLOCK_ENTRIES).contains(&n) && input.lens.len() == n);
     let start = dst.len();
-    dst.push(BLOCK_VERSION);
+    dst.push(version);
     dst.push(if input.metadata.is_some() {
         FLAG_METADATA
     } else {
@@ -145,25 +172,45 @@ pub(crate) fn encode_block(d: &mut Deflater, input: &BlockInput<'_>, dst: &mut V
         .map(|w| w[1].wrapping_sub(w[0]) as u64)
         .max()
         .unwrap_or(0);
-    let w = byte_width(max_delta);
-    plane.push(w as u8);
-    for k in 0..w {
-        plane.extend(
-            input
-                .ts
-                .windows(2)
-                .map(|p| (p[1].wrapping_sub(p[0]) as u64 >> (8 * k)) as u8),
-        );
+    let wt = byte_width(max_delta);
+    let wl = byte_width(u64::from(input.lens.iter().copied().max().unwrap_or(0)));
+    let ts_planes = |plane: &mut Vec<u8>| {
+        for k in 0..wt {
+            plane.extend(
+                input
+                    .ts
+                    .windows(2)
+                    .map(|p| (p[1].wrapping_sub(p[0]) as u64 >> (8 * k)) as u8),
+            );
+        }
+    };
+    let len_planes = |plane: &mut Vec<u8>| {
+        for k in 0..wl {
+            plane.extend(input.lens.iter().map(|&l| (l >> (8 * k)) as u8));
+        }
+    };
+    if version == 1 {
+        plane.push(wt as u8);
+        ts_planes(&mut plane);
+        d.section(dst, &plane);
+        plane.clear();
+        plane.push(wl as u8);
+        len_planes(&mut plane);
+        d.section(dst, &plane);
+    } else {
+        // One columns section, then a CRC of everything so far: a sizes-only read
+        // checks and decompresses nothing after it. The columns are compressed only
+        // when that halves them: irregular timestamps barely compress (about 15 % on
+        // the gen_logs data), and then the zstd frame costs a sizes-only read more than
+        // the few bytes it saves (docs/PERFORMANCE.md, "Queries").
+        plane.push(wt as u8);
+        plane.push(wl as u8);
+        ts_planes(&mut plane);
+        len_planes(&mut plane);
+        d.section_saving(dst, &plane, COLUMNS_MIN_RATIO);
+        let head_crc = crc32fast::hash(&dst[start..]);
+        put_u32(dst, head_crc);
     }
-    d.section(dst, &plane);
-
-    plane.clear();
-    let w = byte_width(u64::from(input.lens.iter().copied().max().unwrap_or(0)));
-    plane.push(w as u8);
-    for k in 0..w {
-        plane.extend(input.lens.iter().map(|&l| (l >> (8 * k)) as u8));
-    }
-    d.section(dst, &plane);
     d.plane = plane;
 
     d.section(dst, input.lines);
@@ -200,20 +247,22 @@ impl Inflater {
         buf: &'b mut Vec<u8>,
         what: &str,
     ) -> Result<&'c [u8], DecodeError> {
-        let at = r.pos();
-        let codec = r.u8(what)?;
-        let raw_len = r.uvarint(what)?;
-        if raw_len > max_raw as u64 {
-            return Err(DecodeError::new(
-                at,
-                format!("{what}: raw size {raw_len} exceeds the limit {max_raw}"),
-            ));
-        }
-        let raw_len = raw_len as usize;
-        match codec {
-            CODEC_RAW => r.bytes(raw_len, what),
-            CODEC_ZSTD => {
-                let src = r.len_bytes(what)?;
+        let frame = Frame::read(r, max_raw, what)?;
+        self.inflate(&frame, buf, what)
+    }
+
+    /// The raw bytes of a section read by [`Frame::read`].
+    fn inflate<'a: 'c, 'b: 'c, 'c>(
+        &mut self,
+        frame: &Frame<'a>,
+        buf: &'b mut Vec<u8>,
+        what: &str,
+    ) -> Result<&'c [u8], DecodeError> {
+        let (at, raw_len) = (frame.at, frame.raw_len);
+        match frame.codec {
+            CODEC_RAW => Ok(frame.src),
+            _ => {
+                let src = frame.src;
                 if let Ok(Some(declared)) = zstd::zstd_safe::get_frame_content_size(src) {
                     if declared != raw_len as u64 {
                         return Err(DecodeError::new(
@@ -238,36 +287,77 @@ impl Inflater {
                     )),
                 }
             }
-            c => Err(DecodeError::new(at, format!("{what}: unknown codec {c}"))),
         }
+    }
+}
+
+/// A section's framing, read without decompressing it.
+struct Frame<'a> {
+    at: usize,
+    codec: u8,
+    raw_len: usize,
+    /// The stored bytes (raw content or one zstd frame).
+    src: &'a [u8],
+}
+
+impl<'a> Frame<'a> {
+    fn read(r: &mut Reader<'a>, max_raw: usize, what: &str) -> Result<Frame<'a>, DecodeError> {
+        let at = r.pos();
+        let codec = r.u8(what)?;
+        let raw_len = r.uvarint(what)?;
+        if raw_len > max_raw as u64 {
+            return Err(DecodeError::new(
+                at,
+                format!("{what}: raw size {raw_len} exceeds the limit {max_raw}"),
+            ));
+        }
+        let raw_len = raw_len as usize;
+        let src = match codec {
+            CODEC_RAW => r.bytes(raw_len, what)?,
+            CODEC_ZSTD => r.len_bytes(what)?,
+            c => return Err(DecodeError::new(at, format!("{what}: unknown codec {c}"))),
+        };
+        Ok(Frame {
+            at,
+            codec,
+            raw_len,
+            src,
+        })
     }
 }
 
 /// Parsed fixed header of a block plus the reader positioned after it.
 struct Header<'a> {
     r: Reader<'a>,
+    /// The block without its trailing CRC.
+    body: &'a [u8],
+    version: u8,
     n: usize,
     first_ts: i64,
     has_metadata: bool,
 }
 
-/// Checks the CRC and parses the header.
-fn open_block(bytes: &[u8]) -> Result<Header<'_>, DecodeError> {
+/// Parses the header. With `whole`, first checks the block CRC; without, the caller
+/// checks the version 2 head CRC before decompressing anything (a version 1 block has
+/// only the whole-block CRC, which is then checked anyway).
+fn open_block(bytes: &[u8], whole: bool) -> Result<Header<'_>, DecodeError> {
     if bytes.len() < 4 {
         return Err(DecodeError::new(0, "block shorter than its CRC"));
     }
     let body_len = bytes.len() - 4;
     let (body, tail) = bytes.split_at(body_len);
-    let stored = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
-    if crc32fast::hash(body) != stored {
-        return Err(DecodeError::new(body_len, "block CRC mismatch"));
+    if whole || bytes[0] == 1 {
+        let stored = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
+        if crc32fast::hash(body) != stored {
+            return Err(DecodeError::new(body_len, "block CRC mismatch"));
+        }
     }
     let mut r = Reader::new(body);
     let version = r.u8("block version")?;
-    if version != BLOCK_VERSION {
+    if !(1..=BLOCK_VERSION).contains(&version) {
         return Err(DecodeError::new(
             0,
-            format!("unsupported block version {version} (this build reads {BLOCK_VERSION})"),
+            format!("unsupported block version {version} (this build reads 1 to {BLOCK_VERSION})"),
         ));
     }
     let flags = r.u8("block flags")?;
@@ -288,14 +378,17 @@ fn open_block(bytes: &[u8]) -> Result<Header<'_>, DecodeError> {
     let first_ts = r.i64("first timestamp")?;
     Ok(Header {
         r,
+        body,
+        version,
         n: n as usize,
         first_ts,
         has_metadata: flags & FLAG_METADATA != 0,
     })
 }
 
-/// Decodes the planes section of `n` values of at most `max_w` bytes into `out`.
-fn planes_u64(raw: &[u8], n: usize, max_w: usize, out: &mut Vec<u64>) -> Result<(), String> {
+/// Splits a planes section of `n` values of at most `max_w` bytes into its width and
+/// planes (`w` planes of `n` bytes each).
+fn split_planes(raw: &[u8], n: usize, max_w: usize) -> Result<(usize, &[u8]), String> {
     let Some((&w, planes)) = raw.split_first() else {
         return Err("empty section".into());
     };
@@ -310,24 +403,124 @@ fn planes_u64(raw: &[u8], n: usize, max_w: usize, out: &mut Vec<u64>) -> Result<
             w * n
         ));
     }
-    out.clear();
-    out.resize(n, 0);
-    if n == 0 {
-        return Ok(());
+    Ok((w, planes))
+}
+
+/// ORs byte plane `k` (of `out.len()` bytes) into `out` as byte `k` of each value. One
+/// pass per plane over contiguous memory: the compiler vectorises it.
+#[inline]
+fn or_plane_u32(out: &mut [u32], plane: &[u8], k: usize) {
+    let shift = 8 * k as u32;
+    for (v, &b) in out.iter_mut().zip(plane) {
+        *v |= u32::from(b) << shift;
     }
-    for (k, plane) in planes.chunks_exact(n).enumerate() {
-        let shift = 8 * k as u32;
-        for (v, &b) in out.iter_mut().zip(plane) {
-            *v |= u64::from(b) << shift;
+}
+
+/// Decodes `w` planes of `n - 1` timestamp deltas into `ts` (cleared first):
+/// `ts[0] = first`, then the running sum of the deltas.
+fn ts_from_planes(
+    w: usize,
+    planes: &[u8],
+    n: usize,
+    first: i64,
+    ts: &mut Vec<i64>,
+) -> Result<(), String> {
+    ts.clear();
+    ts.resize(n, 0);
+    ts[0] = first;
+    let m = n - 1;
+    if planes.len() != w * m {
+        return Err(format!(
+            "{} bytes of planes, expected {}",
+            planes.len(),
+            w * m
+        ));
+    }
+    let out = &mut ts[1..];
+    // One fused pass per width: gather each delta from its planes and add it up.
+    let overflow = match w {
+        0 => prefix_sum::<0>(out, planes, first),
+        1 => prefix_sum::<1>(out, planes, first),
+        2 => prefix_sum::<2>(out, planes, first),
+        3 => prefix_sum::<3>(out, planes, first),
+        4 => prefix_sum::<4>(out, planes, first),
+        5 => prefix_sum::<5>(out, planes, first),
+        6 => prefix_sum::<6>(out, planes, first),
+        7 => prefix_sum::<7>(out, planes, first),
+        8 => prefix_sum::<8>(out, planes, first),
+        _ => return Err(format!("value width {w} exceeds 8")),
+    };
+    if overflow {
+        return Err("timestamps overflow i64".into());
+    }
+    Ok(())
+}
+
+/// `out[i] = first + d[0] + … + d[i]` where `d[i]` is gathered from `W` byte planes of
+/// `out.len()` bytes; returns whether the sum overflowed i64.
+#[inline]
+fn prefix_sum<const W: usize>(out: &mut [i64], planes: &[u8], first: i64) -> bool {
+    let m = out.len();
+    let p: [&[u8]; W] = std::array::from_fn(|k| &planes[k * m..(k + 1) * m]);
+    let mut cur = first;
+    let mut overflow = false;
+    for (i, t) in out.iter_mut().enumerate() {
+        let mut d = 0u64;
+        for (k, plane) in p.iter().enumerate() {
+            d |= u64::from(plane[i]) << (8 * k);
+        }
+        let (next, o) = cur.overflowing_add_unsigned(d);
+        overflow |= o;
+        cur = next;
+        *t = cur;
+    }
+    overflow
+}
+
+/// Decodes `w` planes of `n` line lengths into `lens` (cleared first).
+fn lens_from_planes(w: usize, planes: &[u8], n: usize, lens: &mut Vec<u32>) {
+    lens.clear();
+    lens.resize(n, 0);
+    if n > 0 {
+        for (k, plane) in planes.chunks_exact(n).enumerate().take(w) {
+            or_plane_u32(lens, plane, k);
         }
     }
+}
+
+/// Decodes a version 2 columns section: `u8` timestamp width, `u8` length width, the
+/// timestamp delta planes (`n - 1` bytes each), then the length planes (`n` bytes each).
+fn decode_columns(
+    raw: &[u8],
+    n: usize,
+    first: i64,
+    ts: &mut Vec<i64>,
+    lens: &mut Vec<u32>,
+) -> Result<(), String> {
+    let [wt, wl, planes @ ..] = raw else {
+        return Err("section shorter than its widths".into());
+    };
+    let (wt, wl) = (*wt as usize, *wl as usize);
+    if wt > 8 || wl > 4 {
+        return Err(format!("value widths {wt}/{wl} exceed 8/4"));
+    }
+    let ts_bytes = wt * (n - 1);
+    if planes.len() != ts_bytes + wl * n {
+        return Err(format!(
+            "{} bytes of planes, expected {}",
+            planes.len(),
+            ts_bytes + wl * n
+        ));
+    }
+    let (tp, lp) = planes.split_at(ts_bytes);
+    ts_from_planes(wt, tp, n, first, ts)?;
+    lens_from_planes(wl, lp, n, lens);
     Ok(())
 }
 
 /// Shared scratch for the sections before the lines.
 struct SizesScratch {
     buf: Vec<u8>,
-    wide: Vec<u64>,
 }
 
 /// Per-thread state of [`decode_block_sizes`], which has no output to keep it in.
@@ -337,7 +530,8 @@ thread_local! {
     static SIZES_STATE: RefCell<Option<SizesState>> = const { RefCell::new(None) };
 }
 
-/// Decodes the timestamps and line lengths sections (never the lines).
+/// Decodes the timestamps and line lengths (never the lines). For a version 2 block,
+/// checks the head CRC first (the whole-block CRC is the caller's business).
 fn decode_sizes(
     h: &mut Header<'_>,
     inf: &mut Inflater,
@@ -346,44 +540,45 @@ fn decode_sizes(
     lens: &mut Vec<u32>,
 ) -> Result<(), DecodeError> {
     let n = h.n;
-    let at = h.r.pos();
-    let raw = inf.section(&mut h.r, 1 + 8 * (n - 1), &mut s.buf, "timestamps section")?;
-    planes_u64(raw, n - 1, 8, &mut s.wide)
-        .map_err(|e| DecodeError::new(at, format!("timestamps: {e}")))?;
-    ts.clear();
-    ts.reserve(n);
-    let mut cur = h.first_ts;
-    ts.push(cur);
-    for &d in &s.wide {
-        cur = cur
-            .checked_add_unsigned(d)
-            .ok_or_else(|| DecodeError::new(at, "timestamps overflow i64"))?;
-        ts.push(cur);
+    if h.version >= 2 {
+        let frame = Frame::read(&mut h.r, 2 + 8 * (n - 1) + 4 * n, "columns section")?;
+        let head_len = h.r.pos();
+        let stored = h.r.u32("head CRC")?;
+        if crc32fast::hash(&h.body[..head_len]) != stored {
+            return Err(DecodeError::new(head_len, "block head CRC mismatch"));
+        }
+        let raw = inf.inflate(&frame, &mut s.buf, "columns section")?;
+        return decode_columns(raw, n, h.first_ts, ts, lens)
+            .map_err(|e| DecodeError::new(frame.at, format!("columns: {e}")));
     }
     let at = h.r.pos();
+    let raw = inf.section(&mut h.r, 1 + 8 * (n - 1), &mut s.buf, "timestamps section")?;
+    let (w, planes) = split_planes(raw, n - 1, 8)
+        .map_err(|e| DecodeError::new(at, format!("timestamps: {e}")))?;
+    ts_from_planes(w, planes, n, h.first_ts, ts)
+        .map_err(|e| DecodeError::new(at, format!("timestamps: {e}")))?;
+    let at = h.r.pos();
     let raw = inf.section(&mut h.r, 1 + 4 * n, &mut s.buf, "lengths section")?;
-    planes_u64(raw, n, 4, &mut s.wide)
-        .map_err(|e| DecodeError::new(at, format!("line lengths: {e}")))?;
-    lens.clear();
-    lens.extend(s.wide.iter().map(|&l| l as u32));
+    let (w, planes) =
+        split_planes(raw, n, 4).map_err(|e| DecodeError::new(at, format!("line lengths: {e}")))?;
+    lens_from_planes(w, planes, n, lens);
     Ok(())
 }
 
 /// Decodes only the timestamps and line lengths of a block: no line is decompressed.
-/// Verifies the block CRC. `ts` and `line_lens` are cleared and refilled.
+/// Verifies the CRC covering what it reads: the head CRC of a version 2 block (header
+/// and columns; the lines are neither read nor checked), the whole-block CRC of a
+/// version 1 block. `ts` and `line_lens` are cleared and refilled.
 pub fn decode_block_sizes(
     bytes: &[u8],
     ts: &mut Vec<i64>,
     line_lens: &mut Vec<u32>,
 ) -> Result<(), DecodeError> {
-    let mut h = open_block(bytes)?;
+    let mut h = open_block(bytes, false)?;
     SIZES_STATE.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
-            let scratch = SizesScratch {
-                buf: Vec::new(),
-                wide: Vec::new(),
-            };
+            let scratch = SizesScratch { buf: Vec::new() };
             *slot = Some((Inflater::new()?, scratch));
         }
         let Some((inf, scratch)) = slot.as_mut() else {
@@ -440,10 +635,7 @@ impl DecodedBlock {
             meta_syms: Vec::new(),
             meta_index: Vec::new(),
             meta_pairs: Vec::new(),
-            scratch: SizesScratch {
-                buf: Vec::new(),
-                wide: Vec::new(),
-            },
+            scratch: SizesScratch { buf: Vec::new() },
             inflater: None,
         }
     }
@@ -483,6 +675,23 @@ impl DecodedBlock {
         self.lines.len()
     }
 
+    /// All lines, concatenated: line `i` is `lines_buf()[offsets()[i]..offsets()[i + 1]]`.
+    /// Lets a reader search a whole block at once (e.g. with `memchr::memmem`).
+    pub fn lines_buf(&self) -> &[u8] {
+        &self.lines
+    }
+
+    /// Start offset of every line in [`lines_buf`](Self::lines_buf), plus the end of the
+    /// last one (`len() + 1` values; empty when nothing was decoded).
+    pub fn offsets(&self) -> &[u32] {
+        &self.offsets
+    }
+
+    /// True when some entry of the block has structured metadata.
+    pub fn has_metadata(&self) -> bool {
+        !self.meta_pairs.is_empty()
+    }
+
     /// Structured metadata of entry `i`, in the order it was pushed. Panics if
     /// `i >= len()`.
     pub fn metadata(&self, i: usize) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
@@ -513,7 +722,7 @@ impl DecodedBlock {
     }
 
     fn decode(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
-        let mut h = open_block(bytes)?;
+        let mut h = open_block(bytes, true)?;
         if self.inflater.is_none() {
             self.inflater = Some(Inflater::new()?);
         }
@@ -631,6 +840,52 @@ pub fn decode_block(bytes: &[u8], out: &mut DecodedBlock) -> Result<(), DecodeEr
         out.clear();
     }
     r
+}
+
+/// Length of the part of a block a sizes-only decode reads and checks: up to and
+/// including the head CRC for version 2, the whole block for version 1. `None` when the
+/// header or columns framing does not parse.
+#[cfg(test)]
+pub(crate) fn head_len(bytes: &[u8]) -> Option<usize> {
+    let mut h = open_block(bytes, false).ok()?;
+    if h.version == 1 {
+        return Some(bytes.len());
+    }
+    Frame::read(&mut h.r, usize::MAX, "columns").ok()?;
+    Some(h.r.pos() + 4)
+}
+
+/// Rewrites a decoded block in layout `version`, with the same entries (tests: the
+/// builder writes only the current layout).
+#[cfg(test)]
+pub(crate) fn reencode(b: &DecodedBlock, version: u8) -> Vec<u8> {
+    let metadata = b.has_metadata().then(|| {
+        let mut md = Vec::new();
+        put_uvarint(&mut md, b.meta_syms.len() as u64);
+        for i in 0..b.meta_syms.len() {
+            let s = b.sym(i as u32);
+            put_uvarint(&mut md, s.len() as u64);
+            md.extend_from_slice(s.as_bytes());
+        }
+        for w in b.meta_index.windows(2) {
+            let pairs = &b.meta_pairs[w[0] as usize..w[1] as usize];
+            put_uvarint(&mut md, pairs.len() as u64);
+            for &(k, v) in pairs {
+                put_uvarint(&mut md, u64::from(k));
+                put_uvarint(&mut md, u64::from(v));
+            }
+        }
+        md
+    });
+    let input = BlockInput {
+        ts: &b.ts,
+        lens: &b.lens,
+        lines: &b.lines,
+        metadata: metadata.as_deref(),
+    };
+    let mut out = Vec::new();
+    encode_block_as(&mut Deflater::new(3), &input, &mut out, version);
+    out
 }
 
 /// Reads the CRC stored at the end of an encoded block.

@@ -21,6 +21,8 @@ pub use block::{
 pub use builder::{ChunkBuilder, DEFAULT_BLOCK_TARGET, DEFAULT_ZSTD_LEVEL, MAX_BLOCK_TARGET};
 
 pub(crate) use block::stored_crc;
+#[cfg(test)]
+use block::{head_len, reencode};
 
 /// Where a block is and what it holds, so readers can skip it without decoding it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -281,21 +283,60 @@ mod tests {
             .collect();
         let c = build(&rows, 1 << 20, 3);
         let m = c.blocks[0];
-        let good = c.block_bytes(&m).unwrap().to_vec();
+        let v2 = c.block_bytes(&m).unwrap().to_vec();
+        assert_eq!(v2[0], 2);
         let mut out = DecodedBlock::new();
+        decode_block(&v2, &mut out).unwrap();
+        let v1 = reencode(&out, 1);
+        let (want_ts, want_lens) = (out.timestamps().to_vec(), out.line_lens().to_vec());
         let (mut ts, mut lens) = (Vec::new(), Vec::new());
-        for bit in 0..good.len() * 8 {
-            let mut b = good.clone();
-            b[bit / 8] ^= 1 << (bit % 8);
-            assert!(decode_block(&b, &mut out).is_err(), "bit {bit}");
-            assert!(out.is_empty());
-            assert!(decode_block_sizes(&b, &mut ts, &mut lens).is_err());
+        for good in [v2, v1] {
+            // A sizes-only read checks the head CRC (version 2) or the whole block
+            // (version 1); damage after the head does not change the sizes it returns.
+            let head = head_len(&good).unwrap();
+            assert!(head < good.len() || good[0] == 1);
+            for bit in 0..good.len() * 8 {
+                let mut b = good.clone();
+                b[bit / 8] ^= 1 << (bit % 8);
+                assert!(decode_block(&b, &mut out).is_err(), "bit {bit}");
+                assert!(out.is_empty());
+                let sizes = decode_block_sizes(&b, &mut ts, &mut lens);
+                if bit / 8 < head {
+                    assert!(sizes.is_err(), "bit {bit} of version {}", good[0]);
+                } else {
+                    sizes.unwrap();
+                    assert_eq!((&ts, &lens), (&want_ts, &want_lens));
+                }
+            }
+            for cut in 0..good.len() {
+                assert!(decode_block(&good[..cut], &mut out).is_err(), "cut {cut}");
+            }
+            decode_block(&good, &mut out).unwrap();
+            assert_eq!(out.len(), 50);
         }
-        for cut in 0..good.len() {
-            assert!(decode_block(&good[..cut], &mut out).is_err(), "cut {cut}");
+    }
+
+    /// Blocks of layout version 1 (timestamps and lengths in two sections, one CRC)
+    /// still decode, fully and sizes-only, to what the current layout holds.
+    fn check_v1_reads(c: &EncodedChunk) {
+        let (mut cur, mut old) = (DecodedBlock::new(), DecodedBlock::new());
+        let (mut ts, mut lens) = (Vec::new(), Vec::new());
+        for m in &c.blocks {
+            decode_block(c.block_bytes(m).unwrap(), &mut cur).unwrap();
+            let v1 = reencode(&cur, 1);
+            assert_eq!(v1[0], 1);
+            decode_block(&v1, &mut old).unwrap();
+            decode_block_sizes(&v1, &mut ts, &mut lens).unwrap();
+            assert_eq!(old.timestamps(), cur.timestamps());
+            assert_eq!(&ts[..], cur.timestamps());
+            assert_eq!(&lens[..], cur.line_lens());
+            for i in 0..cur.len() {
+                assert_eq!(old.line(i), cur.line(i));
+                assert!(old.metadata(i).eq(cur.metadata(i)));
+            }
+            // And back: the current layout of the same entries is the builder's.
+            assert_eq!(reencode(&old, BLOCK_VERSION), reencode(&cur, BLOCK_VERSION));
         }
-        decode_block(&good, &mut out).unwrap();
-        assert_eq!(out.len(), 50);
     }
 
     /// Re-seals a block's CRC so the structural checks behind it are exercised.
@@ -314,7 +355,7 @@ mod tests {
         let good = c.bytes.clone();
         let mut out = DecodedBlock::new();
         // Version, flags, entry count.
-        for (at, v) in [(0usize, 2u8), (1, 4), (2, 0), (2, 41)] {
+        for (at, v) in [(0usize, 0u8), (0, 1), (0, 3), (1, 4), (2, 0), (2, 41)] {
             let mut b = good.clone();
             b[at] = v;
             reseal(&mut b);
@@ -413,6 +454,7 @@ mod tests {
         fn chunk_round_trip(rows in arb_rows(), target in 1usize..5000, level in 1i32..4) {
             let c = build(&rows, target, level);
             prop_assert_eq!(decode_all(&c), rows);
+            check_v1_reads(&c);
         }
 
         #[test]

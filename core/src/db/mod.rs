@@ -46,7 +46,10 @@ use std::thread::JoinHandle;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
-pub use read::{Direction, EntryIter, SizeIter, Snapshot, StreamIter};
+pub use read::{
+    BlockIter, Direction, EntryBatch, EntryIter, ReadStats, SizeBatch, SizeIter, Snapshot,
+    StreamIter,
+};
 pub use stats::{Metrics, RecoveryReport, RejectCounts, Stats, TenantStats};
 pub use write::PushReport;
 

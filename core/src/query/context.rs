@@ -5,9 +5,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use parking_lot::Mutex;
+
 use super::error::QueryError;
 use super::request::QueryRequest;
 use super::stats::Stats;
+use crate::db::ReadStats;
 
 /// A flag another thread sets to stop a running query; the query then fails with
 /// [`QueryError::Cancelled`] at its next check (every few thousand entries).
@@ -58,6 +61,8 @@ pub(crate) struct Ctx {
     pub size_only_lines: AtomicU64,
     pub size_only_bytes: AtomicU64,
     pub streams: AtomicU64,
+    /// Chunk and block figures of the storage iterators, added as each finishes.
+    pub store: Mutex<ReadStats>,
 }
 
 impl Ctx {
@@ -73,7 +78,13 @@ impl Ctx {
             size_only_lines: AtomicU64::new(0),
             size_only_bytes: AtomicU64::new(0),
             streams: AtomicU64::new(0),
+            store: Mutex::new(ReadStats::default()),
         }
+    }
+
+    /// Adds a storage iterator's figures.
+    pub fn add_store(&self, st: &ReadStats) {
+        self.store.lock().add(st);
     }
 
     /// Fails when the query was cancelled, ran past its deadline or read too much.
@@ -117,6 +128,7 @@ impl Ctx {
             lines_counted_without_decompression: self.size_only_lines.load(Ordering::Relaxed),
             bytes_counted_without_decompression: self.size_only_bytes.load(Ordering::Relaxed),
             streams_selected: self.streams.load(Ordering::Relaxed),
+            store: *self.store.lock(),
             ..Stats::default()
         }
     }
@@ -134,16 +146,18 @@ pub(crate) struct Work {
 }
 
 impl Work {
-    /// Counts one entry read; every [`CHECK_EVERY`] entries flushes into `ctx` and checks it.
-    pub fn entry(
+    /// Counts `n` entries read at once (a run of a block) with their line and metadata
+    /// bytes; flushes into `ctx` and checks it once [`CHECK_EVERY`] entries are pending.
+    pub fn entries(
         &mut self,
         ctx: &Ctx,
-        line_len: usize,
-        metadata_len: usize,
+        n: u64,
+        line_bytes: u64,
+        metadata_bytes: u64,
     ) -> Result<(), QueryError> {
-        self.lines += 1;
-        self.bytes += line_len as u64;
-        self.metadata_bytes += metadata_len as u64;
+        self.lines += n;
+        self.bytes += line_bytes;
+        self.metadata_bytes += metadata_bytes;
         if self.lines >= CHECK_EVERY {
             self.flush(ctx)?;
         }

@@ -19,15 +19,16 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use logjar_logql::LogExpr;
+use memchr::memmem::Finder;
 
 use super::context::{Ctx, Work};
 use super::error::QueryError;
+use super::metric::LiteralScan;
 use super::par::map_parts;
 use super::pipeline::{OutLabels, QueryPipeline, StreamProc};
 use super::request::QueryRequest;
 use super::StreamResult;
-use crate::db::{Direction, Snapshot, StreamIter};
-use crate::entry::Entry;
+use crate::db::{BlockIter, Direction, Snapshot};
 use crate::labels::Labels;
 
 /// One entry on its way out.
@@ -74,25 +75,143 @@ pub(crate) fn run(
     Ok(group(merged))
 }
 
-/// A stream being read: its iterator, pipeline and next raw (not yet filtered) entry.
+/// A stream being read a block at a time: its iterator, pipeline and the position of
+/// its next raw (not yet filtered) entry in the current run.
 struct Cursor {
-    iter: StreamIter,
+    iter: BlockIter,
     pipe: StreamProc,
-    next: Option<Entry>,
+    /// Run index of the next entry; meaningful after `advance` returned a timestamp.
+    pos: usize,
+    /// With a required literal: the run indexes whose lines may contain it, and the
+    /// position in that list of `pos`.
+    picked: Vec<u32>,
+    pick: usize,
+    /// Run entries before this index are counted in the stats.
+    counted: usize,
+    /// Whether a run is loaded (false before the first and after the last).
+    loaded: bool,
+    /// The cursor waits at the end of a run without candidates: nothing to take.
+    at_run_end: bool,
+    /// Whether the current run was searched for the required literal (`picked` holds
+    /// the candidates) or is walked entry by entry.
+    searching: bool,
+    scan: LiteralScan,
+    /// Entries of the current run the pipeline kept, and the run's length.
+    kept: usize,
+    run_len: usize,
+    loaded_once: bool,
+    md: Vec<(String, String)>,
 }
 
 impl Cursor {
-    /// Reads the next raw entry into `next`; returns its timestamp.
-    fn advance(&mut self, work: &mut Work, ctx: &Ctx) -> Result<Option<i64>, QueryError> {
-        self.next = self.iter.next().transpose()?;
-        Ok(match &self.next {
-            Some(e) => {
-                let md_len: usize = e.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
-                work.entry(ctx, e.line.len(), md_len)?;
-                Some(e.ts)
+    fn new(iter: BlockIter, pipe: StreamProc) -> Self {
+        Cursor {
+            iter,
+            pipe,
+            pos: 0,
+            picked: Vec::new(),
+            pick: 0,
+            counted: 0,
+            loaded: false,
+            at_run_end: false,
+            searching: false,
+            scan: LiteralScan::default(),
+            kept: 0,
+            run_len: 0,
+            loaded_once: false,
+            md: Vec::new(),
+        }
+    }
+
+    /// Counts the run's entries up to (not including) `to` as read.
+    fn count_to(&mut self, to: usize, work: &mut Work, ctx: &Ctx) -> Result<(), QueryError> {
+        if to > self.counted {
+            let b = self.iter.batch();
+            let md = b.metadata_bytes_of(self.counted, to);
+            let bytes = b.line_bytes_of(self.counted, to);
+            work.entries(ctx, (to - self.counted) as u64, bytes, md)?;
+            self.counted = to;
+        }
+        Ok(())
+    }
+
+    /// Moves to the next raw entry (the next one that may contain `finder`'s needle,
+    /// when given); returns its timestamp. Entries passed over count as read.
+    fn advance(
+        &mut self,
+        finder: Option<&Finder<'_>>,
+        work: &mut Work,
+        ctx: &Ctx,
+    ) -> Result<Option<i64>, QueryError> {
+        loop {
+            if self.loaded {
+                let len = self.iter.batch().len();
+                let next = match self.searching {
+                    true => {
+                        // `pick` is the index in `picked` of the entry to move to.
+                        self.picked.get(self.pick).map(|&i| i as usize)
+                    }
+                    false => (self.pos < len).then_some(self.pos),
+                };
+                if let Some(i) = next {
+                    self.count_to(i + 1, work, ctx)?;
+                    self.pos = i;
+                    self.at_run_end = false;
+                    return Ok(Some(self.iter.batch().ts(i)));
+                }
+                if self.searching && !self.at_run_end && self.counted < len {
+                    // No candidate left in this run: wait at its last entry before
+                    // decoding the next block, which the merge may never need.
+                    self.count_to(len, work, ctx)?;
+                    self.at_run_end = true;
+                    return Ok(Some(self.iter.batch().ts(len - 1)));
+                }
+                self.count_to(len, work, ctx)?;
             }
-            None => None,
-        })
+            self.at_run_end = false;
+            if !self.iter.advance()? {
+                self.loaded = false;
+                return Ok(None);
+            }
+            self.loaded = true;
+            self.pos = 0;
+            self.pick = 0;
+            self.counted = 0;
+            if self.loaded_once {
+                self.scan
+                    .observe(self.searching, self.picked.len(), self.kept, self.run_len);
+            }
+            self.loaded_once = true;
+            self.kept = 0;
+            self.run_len = self.iter.batch().len();
+            self.searching = false;
+            if let Some(f) = finder.filter(|_| self.scan.worth_it()) {
+                self.iter.batch().lines_containing(f, &mut self.picked);
+                self.searching = true;
+            }
+        }
+    }
+
+    /// Runs the pipeline over the current entry and steps past it.
+    fn take(&mut self) -> Option<(OutLabels, String)> {
+        if self.at_run_end {
+            return None;
+        }
+        let b = self.iter.batch();
+        let i = self.pos;
+        let md: &[(String, String)] = if b.has_metadata() {
+            b.metadata(i, &mut self.md)
+        } else {
+            &[]
+        };
+        let r = self.pipe.process(b.ts(i), b.line(i), md);
+        if self.searching {
+            self.pick += 1;
+        } else {
+            self.pos += 1;
+        }
+        self.kept += usize::from(r.is_some());
+        r
     }
 }
 
@@ -136,17 +255,21 @@ fn merge_part(
 ) -> Result<Vec<Out>, QueryError> {
     let mut work = Work::default();
     let dir = req.direction;
+    let literal = pipeline.required_literal();
+    let finder = literal.map(Finder::new);
+    let finder = finder.as_ref();
     let mut cursors: Vec<Cursor> = ids
         .iter()
-        .map(|(id, labels)| Cursor {
-            iter: snap.stream(*id, req.start, req.end, dir),
-            pipe: pipeline.for_stream(labels),
-            next: None,
+        .map(|(id, labels)| {
+            Cursor::new(
+                snap.stream_blocks(*id, req.start, req.end, dir),
+                pipeline.for_stream(labels),
+            )
         })
         .collect();
     let mut heap = BinaryHeap::with_capacity(cursors.len());
     for (slot, c) in cursors.iter_mut().enumerate() {
-        if let Some(ts) = c.advance(&mut work, ctx)? {
+        if let Some(ts) = c.advance(finder, &mut work, ctx)? {
             heap.push(Frontier { ts, slot, dir });
         }
     }
@@ -164,13 +287,11 @@ fn merge_part(
             let slot = f.slot;
             heap.pop();
             let c = &mut cursors[slot];
-            if let Some(e) = c.next.take() {
-                if let Some((labels, line)) = c.pipe.process(e.ts, &e.line, &e.metadata) {
-                    work.post_filter_lines += 1;
-                    group.push(Out { ts, labels, line });
-                }
+            if let Some((labels, line)) = c.take() {
+                work.post_filter_lines += 1;
+                group.push(Out { ts, labels, line });
             }
-            if let Some(next_ts) = c.advance(&mut work, ctx)? {
+            if let Some(next_ts) = c.advance(finder, &mut work, ctx)? {
                 heap.push(Frontier {
                     ts: next_ts,
                     slot,
@@ -188,6 +309,9 @@ fn merge_part(
                 taken.push(out);
             }
         }
+    }
+    for c in &cursors {
+        ctx.add_store(&c.iter.read_stats());
     }
     work.flush(ctx)?;
     Ok(taken)

@@ -211,10 +211,19 @@ fn write_stats(out: &mut String, s: &Stats) {
     write_store(out, &Stats::default());
     let _ = write!(
         out,
-        r#"}},"logjar":{{"streamsSelected":{},"linesCountedWithoutDecompression":{},"bytesCountedWithoutDecompression":{}}}}}"#,
+        concat!(
+            r#"}},"logjar":{{"streamsSelected":{},"linesCountedWithoutDecompression":{},"#,
+            r#""bytesCountedWithoutDecompression":{},"blocksDecoded":{},"blocksSizesOnly":{},"#,
+            r#""blocksFromMetadata":{},"blockLineBytesDecompressed":{},"headEntries":{}}}}}"#
+        ),
         s.streams_selected,
         s.lines_counted_without_decompression,
-        s.bytes_counted_without_decompression
+        s.bytes_counted_without_decompression,
+        s.store.blocks_decoded,
+        s.store.blocks_sizes_only,
+        s.store.blocks_from_metadata,
+        s.store.decompressed_bytes,
+        s.store.head_entries,
     );
 }
 
@@ -225,13 +234,19 @@ fn write_store(out: &mut String, s: &Stats) {
     let _ = write!(
         out,
         concat!(
-            r#"{{"totalChunksRef":0,"totalChunksDownloaded":0,"chunksDownloadTime":0,"#,
+            r#"{{"totalChunksRef":{},"totalChunksDownloaded":{},"chunksDownloadTime":0,"#,
             r#""queryReferencedStructuredMetadata":false,"chunk":{{"headChunkBytes":0,"headChunkLines":0,"#,
-            r#""decompressedBytes":{},"decompressedLines":{},"compressedBytes":0,"totalDuplicates":0,"#,
+            r#""decompressedBytes":{},"decompressedLines":{},"compressedBytes":{},"totalDuplicates":0,"#,
             r#""postFilterLines":{},"headChunkStructuredMetadataBytes":0,"#,
             r#""decompressedStructuredMetadataBytes":{}}},"chunkRefsFetchTime":0,"#,
             r#""congestionControlLatency":0,"pipelineWrapperFilteredLines":0}}"#
         ),
-        s.total_bytes_processed, decompressed, s.post_filter_lines, s.structured_metadata_bytes,
+        s.store.chunks_referenced,
+        s.store.chunks_opened,
+        s.total_bytes_processed,
+        decompressed,
+        s.store.compressed_bytes,
+        s.post_filter_lines,
+        s.structured_metadata_bytes,
     );
 }

@@ -31,11 +31,11 @@ use logjar_logql::syntax::{self as ast, MetricExpr};
 
 use super::context::{Ctx, Work};
 use super::error::QueryError;
-use super::par::map_parts;
+use super::par::map_tasks;
 use super::pipeline::{compile_error, result_labels};
 use super::request::QueryRequest;
 use super::{Matrix, QueryResult, Sample};
-use crate::db::{Direction, Snapshot};
+use crate::db::{Direction, SizeBatch, Snapshot};
 use crate::labels::Labels;
 
 const NS_PER_MS: i64 = 1_000_000;
@@ -268,7 +268,8 @@ impl Evaluator<'_> {
         let counting = op.is_none_or(m::RangeOp::is_log_op);
         let (snap, ctx) = (self.snap, self.ctx);
         let fold = Fold::new(window, &self.steps);
-        let parts = map_parts(&ids, |part| {
+        // Small tasks taken by whichever core is free: streams differ widely in size.
+        let parts = map_tasks(&ids, 4, |part| {
             read_samples(
                 snap,
                 &ex,
@@ -384,18 +385,42 @@ fn read_samples(
     // The open bucket's next window boundary, per `counted` series.
     let mut limits: Vec<i64> = Vec::new();
     let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
+    let finder = ex
+        .line_filter_prefix()
+        .required_literal()
+        .map(memchr::memmem::Finder::new);
+    let mut candidates: Vec<u32> = Vec::new();
+    let mut md_scratch: Vec<(String, String)> = Vec::new();
     for (id, labels) in ids {
         let mut sx = ex.for_stream(&result_labels(labels));
         if sizes_only.applies_to(labels) {
             let mut buckets: Vec<EntryBucket> = Vec::new();
             let mut limit = i64::MIN;
-            for r in snap.sizes(*id, start, end, Direction::Forward) {
-                let (ts, len) = r?;
-                work.entry(ctx, len as usize, 0)?;
-                work.size_only_lines += 1;
-                work.size_only_bytes += u64::from(len);
-                fold.push(&mut buckets, &mut limit, ts, u64::from(len));
+            let mut it = snap.sizes(*id, start, end, Direction::Forward);
+            // A block whose span no window boundary cuts is one bucket.
+            let mut whole = |lo: i64, hi: i64| hi <= fold.next_boundary(lo);
+            while let Some(r) = it.next_batch(&mut whole) {
+                let (n, bytes) = match r? {
+                    SizeBatch::Entries { ts, lens } => {
+                        let bytes = fold.push_run(&mut buckets, &mut limit, ts, lens);
+                        (ts.len() as u64, bytes)
+                    }
+                    SizeBatch::Block {
+                        min_ts,
+                        max_ts,
+                        entries,
+                        raw_bytes,
+                    } => {
+                        let n = u64::from(entries);
+                        fold.push_block(&mut buckets, &mut limit, (min_ts, max_ts), n, raw_bytes);
+                        (n, raw_bytes)
+                    }
+                };
+                work.size_only_lines += n;
+                work.size_only_bytes += bytes;
+                work.entries(ctx, n, bytes, 0)?;
             }
+            ctx.add_store(&it.read_stats());
             work.post_filter_lines += buckets.iter().map(|b| b.count).sum::<u64>();
             if !buckets.is_empty() {
                 counted.push(LogSeries {
@@ -409,52 +434,133 @@ fn read_samples(
         // Entries may end up under different label sets: index this stream's series by
         // label hash (series are per stream; equal labels merge in the aggregation).
         index.clear();
-        for r in snap.stream(*id, start, end, Direction::Forward) {
-            let e = r?;
-            let md_len: usize = e.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
-            work.entry(ctx, e.line.len(), md_len)?;
-            let Some((value, labels, hash)) = sx.process_with_hash(e.ts, &e.line, &e.metadata)
-            else {
-                continue;
-            };
-            work.post_filter_lines += 1;
-            let slots = index.entry(hash).or_default();
-            if counting {
-                let found = slots
-                    .iter()
-                    .copied()
-                    .find(|&i| counted[i].labels == *labels);
-                let slot = found.unwrap_or_else(|| {
-                    counted.push(LogSeries {
-                        labels: labels.clone(),
-                        buckets: Vec::new(),
-                    });
-                    limits.push(i64::MIN);
-                    slots.push(counted.len() - 1);
-                    counted.len() - 1
-                });
-                fold.push(
-                    &mut counted[slot].buckets,
-                    &mut limits[slot],
-                    e.ts,
-                    value as u64,
-                );
+        let mut last_slot: Option<(u64, usize)> = None;
+        let mut scan = LiteralScan::default();
+        let mut it = snap.stream_blocks(*id, start, end, Direction::Forward);
+        while it.advance()? {
+            let b = it.batch();
+            let has_md = b.has_metadata();
+            let md_bytes = if has_md {
+                b.metadata_bytes_of(0, b.len())
             } else {
-                let found = slots.iter().copied().find(|&i| out[i].labels == *labels);
-                let slot = found.unwrap_or_else(|| {
-                    out.push(SampleSeries {
-                        labels: labels.clone(),
-                        samples: Vec::new(),
+                0
+            };
+            work.entries(ctx, b.len() as u64, b.line_bytes(), md_bytes)?;
+            // With a literal every kept line contains, only the lines holding it are
+            // run through the pipeline (the others fail its line filters).
+            let search = finder.as_ref().filter(|_| scan.worth_it());
+            let picked: &[u32] = match search {
+                Some(f) => {
+                    b.lines_containing(f, &mut candidates);
+                    &candidates
+                }
+                None => &[],
+            };
+            let n = if search.is_some() {
+                picked.len()
+            } else {
+                b.len()
+            };
+            let mut kept = 0;
+            let searched = search.is_some();
+            let order = (0..n).map(|k| if searched { picked[k] as usize } else { k });
+            for i in order {
+                let (ts, line) = (b.ts(i), b.line(i));
+                let md: &[(String, String)] = if has_md {
+                    b.metadata(i, &mut md_scratch)
+                } else {
+                    &[]
+                };
+                let Some((value, labels, hash)) = sx.process_with_hash(ts, line, md) else {
+                    continue;
+                };
+                work.post_filter_lines += 1;
+                kept += 1;
+                if counting {
+                    // Consecutive entries mostly share their labels: try the last slot
+                    // before the hash index.
+                    if let Some((h, slot)) = last_slot {
+                        if h == hash && counted[slot].labels == *labels {
+                            fold.push(
+                                &mut counted[slot].buckets,
+                                &mut limits[slot],
+                                ts,
+                                value as u64,
+                            );
+                            continue;
+                        }
+                    }
+                    let slots = index.entry(hash).or_default();
+                    let found = slots
+                        .iter()
+                        .copied()
+                        .find(|&i| counted[i].labels == *labels);
+                    let slot = found.unwrap_or_else(|| {
+                        counted.push(LogSeries {
+                            labels: labels.clone(),
+                            buckets: Vec::new(),
+                        });
+                        limits.push(i64::MIN);
+                        slots.push(counted.len() - 1);
+                        counted.len() - 1
                     });
-                    slots.push(out.len() - 1);
-                    out.len() - 1
-                });
-                out[slot].samples.push((e.ts, value));
+                    last_slot = Some((hash, slot));
+                    fold.push(
+                        &mut counted[slot].buckets,
+                        &mut limits[slot],
+                        ts,
+                        value as u64,
+                    );
+                } else {
+                    if let Some((h, slot)) = last_slot {
+                        if h == hash && out[slot].labels == *labels {
+                            out[slot].samples.push((ts, value));
+                            continue;
+                        }
+                    }
+                    let slots = index.entry(hash).or_default();
+                    let found = slots.iter().copied().find(|&i| out[i].labels == *labels);
+                    let slot = found.unwrap_or_else(|| {
+                        out.push(SampleSeries {
+                            labels: labels.clone(),
+                            samples: Vec::new(),
+                        });
+                        slots.push(out.len() - 1);
+                        out.len() - 1
+                    });
+                    last_slot = Some((hash, slot));
+                    out[slot].samples.push((ts, value));
+                }
             }
+            scan.observe(search.is_some(), n, kept, b.len());
         }
+        ctx.add_store(&it.read_stats());
     }
     work.flush(ctx)?;
     Ok((out, counted))
+}
+
+/// Whether searching a block's lines for the pipeline's required literal pays: it does
+/// when few lines hold it (most are skipped without running the pipeline); when most do,
+/// the search only adds a pass, as every candidate line is tested again by the
+/// pipeline's line filters. Decided per stream from the previous block.
+#[derive(Debug, Default)]
+pub(crate) struct LiteralScan {
+    dense: bool,
+}
+
+impl LiteralScan {
+    /// Whether to search the next block.
+    pub fn worth_it(&self) -> bool {
+        !self.dense
+    }
+
+    /// Records a block of `len` entries: `searched` with `hits` candidate lines, or not
+    /// searched with `kept` entries the pipeline kept (at most those holding the literal).
+    pub fn observe(&mut self, searched: bool, hits: usize, kept: usize, len: usize) {
+        let found = if searched { hits } else { kept };
+        self.dense = found * 4 > len;
+    }
 }
 
 /// Folds time-ordered entries into as few [`EntryBucket`]s as the windows allow: an
@@ -497,6 +603,68 @@ impl Fold {
             }
         }
         best
+    }
+
+    /// Adds a run of time-ordered entries (`ts[i]`, `lens[i]`) a bucket at a time: the
+    /// entries joining the open bucket are found by binary search and their lengths
+    /// summed in one pass. Returns the run's line bytes.
+    fn push_run(
+        &self,
+        buckets: &mut Vec<EntryBucket>,
+        limit: &mut i64,
+        ts: &[i64],
+        lens: &[u32],
+    ) -> u64 {
+        let mut total = 0;
+        let mut i = 0;
+        while i < ts.len() {
+            let joins = buckets.last().is_some() && ts[i] <= *limit;
+            if !joins {
+                *limit = self.next_boundary(ts[i]);
+                buckets.push(EntryBucket {
+                    ts_ns: ts[i],
+                    count: 0,
+                    bytes: 0,
+                });
+            }
+            // `ts[i] <= limit` now, so at least one entry joins.
+            let j = i + ts[i..].partition_point(|&t| t <= *limit);
+            let bytes: u64 = lens[i..j].iter().map(|&l| u64::from(l)).sum();
+            if let Some(b) = buckets.last_mut() {
+                b.ts_ns = ts[j - 1];
+                b.count += (j - i) as u64;
+                b.bytes += bytes;
+            }
+            total += bytes;
+            i = j;
+        }
+        total
+    }
+
+    /// Adds a whole block of `entries` entries spanning `[lo, hi]` that no window
+    /// boundary cuts (`hi <= next_boundary(lo)`), as if its entries were pushed.
+    fn push_block(
+        &self,
+        buckets: &mut Vec<EntryBucket>,
+        limit: &mut i64,
+        (lo, hi): (i64, i64),
+        entries: u64,
+        bytes: u64,
+    ) {
+        let joins = buckets.last().is_some() && lo <= *limit;
+        if !joins {
+            *limit = self.next_boundary(lo);
+            buckets.push(EntryBucket {
+                ts_ns: lo,
+                count: 0,
+                bytes: 0,
+            });
+        }
+        if let Some(b) = buckets.last_mut() {
+            b.ts_ns = hi;
+            b.count += entries;
+            b.bytes += bytes;
+        }
     }
 
     /// Adds an entry; `limit` is the open bucket's next boundary.
@@ -613,6 +781,55 @@ fn vector_matching(vm: Option<&ast::VectorMatching>) -> m::VectorMatching {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs and whole blocks fold into the same buckets as entries pushed one by one.
+    #[test]
+    fn runs_and_whole_blocks_fold_like_single_entries() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rnd = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        for (range, step, n) in [(60, 60, 20), (300, 60, 20), (45, 17, 40), (10, 100, 5)] {
+            let window = RangeWindow::new(range);
+            let steps = Steps::range(100, 100 + step * (n - 1), step).unwrap();
+            let fold = Fold::new(window, &steps);
+            let mut ts: Vec<i64> = (0..500)
+                .map(|_| rnd(step as u64 * n as u64 + 200) as i64)
+                .collect();
+            ts.sort_unstable();
+            let lens: Vec<u32> = (0..500).map(|_| rnd(300) as u32).collect();
+            let (mut want, mut limit) = (Vec::new(), i64::MIN);
+            for (&t, &l) in ts.iter().zip(&lens) {
+                fold.push(&mut want, &mut limit, t, u64::from(l));
+            }
+            // The same entries in random runs, some of them whole blocks when atomic.
+            let (mut got, mut limit) = (Vec::new(), i64::MIN);
+            let mut i = 0;
+            while i < ts.len() {
+                let j = (i + 1 + rnd(40) as usize).min(ts.len());
+                let (lo, hi) = (ts[i], ts[j - 1]);
+                let bytes: u64 = lens[i..j].iter().map(|&l| u64::from(l)).sum();
+                if rnd(2) == 0 && hi <= fold.next_boundary(lo) {
+                    fold.push_block(&mut got, &mut limit, (lo, hi), (j - i) as u64, bytes);
+                } else {
+                    assert_eq!(
+                        fold.push_run(&mut got, &mut limit, &ts[i..j], &lens[i..j]),
+                        bytes
+                    );
+                }
+                i = j;
+            }
+            let key = |b: &EntryBucket| (b.ts_ns, b.count, b.bytes);
+            assert_eq!(
+                got.iter().map(key).collect::<Vec<_>>(),
+                want.iter().map(key).collect::<Vec<_>>(),
+                "range {range} step {step}"
+            );
+        }
+    }
 
     /// Joining a bucket must be exactly `RangeWindow::bucket_is_atomic`.
     #[test]

@@ -53,6 +53,12 @@ impl QueryPipeline {
         })
     }
 
+    /// The longest literal every line the pipeline keeps must contain, if any (from its
+    /// leading line filters).
+    pub fn required_literal(&self) -> Option<&[u8]> {
+        self.inner.line_filter_prefix().required_literal()
+    }
+
     /// The per-stream state for a stream with these labels.
     pub fn for_stream(&self, labels: &crate::Labels) -> StreamProc {
         StreamProc {

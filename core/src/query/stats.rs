@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::db::ReadStats;
+
 /// Work done by one query.
 ///
 /// Loki's names: `totalLinesProcessed` / `totalBytesProcessed` are the entries (and
@@ -30,6 +32,9 @@ pub struct Stats {
     pub streams_selected: u64,
     /// Entries (log result), series (matrix), samples (vector) or 1 (scalar) returned.
     pub entries_returned: u64,
+    /// Chunks and blocks the storage read path touched (Loki's `stats.querier.store`
+    /// chunk figures).
+    pub store: ReadStats,
 }
 
 impl Stats {
