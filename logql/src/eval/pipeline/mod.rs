@@ -581,7 +581,7 @@ mod tests {
             b"",
             b"not json",
         ];
-        let meta = vec![("status".to_string(), "550".to_string())];
+        let meta = [("status".to_string(), "550".to_string())];
         let stream = crate::metric::Labels::new([("a", "b"), ("host", "h0")]);
         let mut probed = 0;
         for q in queries {
