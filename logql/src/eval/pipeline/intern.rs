@@ -380,7 +380,8 @@ mod tests {
         let names = ["app".to_string(), "level".to_string()];
         let other = ["level".to_string()];
         let mut i = Interner::default();
-        let cases: [(&[String], &[(&str, &str)]); 8] = [
+        type Case<'a> = (&'a [String], &'a [(&'a str, &'a str)]);
+        let cases: [Case<'_>; 8] = [
             (&names, &[("level", "info"), ("x", "1")]),
             (&names, &[("level", "info"), ("x", "2")]),
             (&names, &[("level", "warn")]),
