@@ -141,46 +141,43 @@ impl<'a> Decoder<'a> {
                 return false;
             }
         }
-        // key
+        // key: up to `=`, `"` or a separator
         let start = self.pos;
-        let mut multibyte = false;
-        let mut i = self.pos;
-        while i < line.len() {
-            let c = line[i];
-            if c == b'=' {
-                self.pos = i;
-                if i > start {
-                    self.key = &line[start..i];
-                    if multibyte && std::str::from_utf8(self.key).is_err() {
-                        self.error(i, "invalid key");
-                        return self.skip_value();
-                    }
-                } else {
-                    self.unexpected(i, c);
+        let Some(i) = line[start..]
+            .iter()
+            .position(|&c| is_stop_byte(c))
+            .map(|r| start + r)
+        else {
+            self.pos = line.len();
+            self.key = &line[start..];
+            if std::str::from_utf8(self.key).is_err() {
+                self.error(self.pos, "invalid key");
+                return false;
+            }
+            return true;
+        };
+        let c = line[i];
+        self.pos = i;
+        if c == b'=' {
+            if i > start {
+                self.key = &line[start..i];
+                if std::str::from_utf8(self.key).is_err() {
+                    self.error(i, "invalid key");
                     return self.skip_value();
                 }
-                return self.after_equal();
-            } else if c == b'"' {
-                self.pos = i;
+            } else {
                 self.unexpected(i, c);
                 return self.skip_value();
-            } else if c <= b' ' {
-                self.pos = i;
-                self.key = &line[start..i];
-                if multibyte && std::str::from_utf8(self.key).is_err() {
-                    self.error(i, "invalid key");
-                    return false;
-                }
-                return true;
-            } else if c >= 0x80 {
-                multibyte = true;
             }
-            i += 1;
+            return self.after_equal();
         }
-        self.pos = line.len();
-        self.key = &line[start..];
-        if multibyte && std::str::from_utf8(self.key).is_err() {
-            self.error(self.pos, "invalid key");
+        if c == b'"' {
+            self.unexpected(i, c);
+            return self.skip_value();
+        }
+        self.key = &line[start..i];
+        if std::str::from_utf8(self.key).is_err() {
+            self.error(i, "invalid key");
             return false;
         }
         true
@@ -200,18 +197,14 @@ impl<'a> Decoder<'a> {
             return self.quoted_value();
         }
         let start = self.pos;
-        let mut i = self.pos;
-        while i < line.len() {
-            let c = line[i];
-            if c == b'=' || c == b'"' {
-                self.pos = i;
-                self.unexpected(i, c);
-                return self.skip_value();
-            }
-            if c <= b' ' {
-                break;
-            }
-            i += 1;
+        let i = line[start..]
+            .iter()
+            .position(|&c| is_stop_byte(c))
+            .map_or(line.len(), |r| start + r);
+        if let Some(&c @ (b'=' | b'"')) = line.get(i) {
+            self.pos = i;
+            self.unexpected(i, c);
+            return self.skip_value();
         }
         self.pos = i;
         if i > start {
@@ -253,6 +246,21 @@ impl<'a> Decoder<'a> {
         self.error(self.pos, "unterminated quoted value");
         false
     }
+}
+
+/// A byte that ends a key or an unquoted value: `=`, `"` or a separator (`<= ' '`).
+#[inline(always)]
+fn is_stop_byte(c: u8) -> bool {
+    const TABLE: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut c = 0;
+        while c < 256 {
+            t[c] = c <= b' ' as usize || c == b'=' as usize || c == b'"' as usize;
+            c += 1;
+        }
+        t
+    };
+    TABLE[c as usize]
 }
 
 /// JSON-style unquoting of a quoted logfmt value body; false on a bad escape.
@@ -373,7 +381,10 @@ impl NeededNames {
     fn has(&self, name: &[u8]) -> bool {
         if self.list.len() <= 8 {
             // A few names (the usual case): comparing bytes beats hashing.
-            self.list.iter().any(|k| k.as_bytes() == name)
+            self.list.iter().any(|k| {
+                let k = k.as_bytes();
+                k.len() == name.len() && k.first() == name.first() && k == name
+            })
         } else {
             std::str::from_utf8(name).is_ok_and(|n| self.set.contains(n))
         }
