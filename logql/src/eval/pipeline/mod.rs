@@ -26,7 +26,10 @@
 //!   that drops the entry (`streamPipeline.Process`).
 //! - Parsers: as in [`crate::eval`]'s modules. A log query extracts every label a parser
 //!   finds, since all of them are returned; only sample extraction narrows parsers to the
-//!   labels it needs (Loki's parser hints exist for metric queries only).
+//!   labels it needs (Loki's parser hints exist for metric queries only). Without hints,
+//!   a pipeline that starts with parsers and label filters first runs a probe with the
+//!   parsers narrowed exactly (same walk, same errors) to the labels those filters read,
+//!   and builds every label only for the entries the probe keeps: results are the same.
 //! - Label filters: `and` evaluates both sides, `or` stops at the first that passes.
 //!   String matchers treat an absent label as `""` and read `__error__` too, so
 //!   `| __error__=""` drops failed entries. Regexes are anchored, except Loki's literal
