@@ -141,46 +141,43 @@ impl<'a> Decoder<'a> {
                 return false;
             }
         }
-        // key
+        // key: up to `=`, `"` or a separator
         let start = self.pos;
-        let mut multibyte = false;
-        let mut i = self.pos;
-        while i < line.len() {
-            let c = line[i];
-            if c == b'=' {
-                self.pos = i;
-                if i > start {
-                    self.key = &line[start..i];
-                    if multibyte && std::str::from_utf8(self.key).is_err() {
-                        self.error(i, "invalid key");
-                        return self.skip_value();
-                    }
-                } else {
-                    self.unexpected(i, c);
+        let Some(i) = line[start..]
+            .iter()
+            .position(|&c| is_stop_byte(c))
+            .map(|r| start + r)
+        else {
+            self.pos = line.len();
+            self.key = &line[start..];
+            if std::str::from_utf8(self.key).is_err() {
+                self.error(self.pos, "invalid key");
+                return false;
+            }
+            return true;
+        };
+        let c = line[i];
+        self.pos = i;
+        if c == b'=' {
+            if i > start {
+                self.key = &line[start..i];
+                if std::str::from_utf8(self.key).is_err() {
+                    self.error(i, "invalid key");
                     return self.skip_value();
                 }
-                return self.after_equal();
-            } else if c == b'"' {
-                self.pos = i;
+            } else {
                 self.unexpected(i, c);
                 return self.skip_value();
-            } else if c <= b' ' {
-                self.pos = i;
-                self.key = &line[start..i];
-                if multibyte && std::str::from_utf8(self.key).is_err() {
-                    self.error(i, "invalid key");
-                    return false;
-                }
-                return true;
-            } else if c >= 0x80 {
-                multibyte = true;
             }
-            i += 1;
+            return self.after_equal();
         }
-        self.pos = line.len();
-        self.key = &line[start..];
-        if multibyte && std::str::from_utf8(self.key).is_err() {
-            self.error(self.pos, "invalid key");
+        if c == b'"' {
+            self.unexpected(i, c);
+            return self.skip_value();
+        }
+        self.key = &line[start..i];
+        if std::str::from_utf8(self.key).is_err() {
+            self.error(i, "invalid key");
             return false;
         }
         true
@@ -200,18 +197,14 @@ impl<'a> Decoder<'a> {
             return self.quoted_value();
         }
         let start = self.pos;
-        let mut i = self.pos;
-        while i < line.len() {
-            let c = line[i];
-            if c == b'=' || c == b'"' {
-                self.pos = i;
-                self.unexpected(i, c);
-                return self.skip_value();
-            }
-            if c <= b' ' {
-                break;
-            }
-            i += 1;
+        let i = line[start..]
+            .iter()
+            .position(|&c| is_stop_byte(c))
+            .map_or(line.len(), |r| start + r);
+        if let Some(&c @ (b'=' | b'"')) = line.get(i) {
+            self.pos = i;
+            self.unexpected(i, c);
+            return self.skip_value();
         }
         self.pos = i;
         if i > start {
@@ -253,6 +246,21 @@ impl<'a> Decoder<'a> {
         self.error(self.pos, "unterminated quoted value");
         false
     }
+}
+
+/// A byte that ends a key or an unquoted value: `=`, `"` or a separator (`<= ' '`).
+#[inline(always)]
+fn is_stop_byte(c: u8) -> bool {
+    const TABLE: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut c = 0;
+        while c < 256 {
+            t[c] = c <= b' ' as usize || c == b'=' as usize || c == b'"' as usize;
+            c += 1;
+        }
+        t
+    };
+    TABLE[c as usize]
 }
 
 /// JSON-style unquoting of a quoted logfmt value body; false on a bad escape.
@@ -333,6 +341,64 @@ fn push_lossy(out: &mut String, b: &[u8]) {
     }
 }
 
+/// The label names a pruned parse sets: the needed names plus, for a needed
+/// `<key>_extracted`, the bare `<key>` (a key is tested before its clash renaming).
+#[derive(Debug, Clone, Default)]
+struct NeededNames {
+    list: Vec<String>,
+    set: std::collections::HashSet<String>,
+}
+
+impl NeededNames {
+    fn new<I, S>(needed: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut set = std::collections::HashSet::new();
+        for n in needed {
+            let n: String = n.into();
+            if let Some(s) = n.strip_suffix(super::labels::DUPLICATE_SUFFIX) {
+                set.insert(s.to_string());
+            }
+            set.insert(n);
+        }
+        NeededNames {
+            list: set.iter().cloned().collect(),
+            set,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    #[inline]
+    fn has(&self, name: &[u8]) -> bool {
+        if self.list.len() <= 8 {
+            // A few names (the usual case): comparing bytes beats hashing.
+            self.list.iter().any(|k| {
+                let k = k.as_bytes();
+                k.len() == name.len() && k.first() == name.first() && k == name
+            })
+        } else {
+            std::str::from_utf8(name).is_ok_and(|n| self.set.contains(n))
+        }
+    }
+}
+
+/// True when a key is its own sanitised label name: not empty, no leading digit, only
+/// `[a-zA-Z0-9_]` (see [`sanitize_label_key`]).
+#[inline]
+fn is_plain_key(key: &[u8]) -> bool {
+    key.first().is_some_and(|c| !c.is_ascii_digit())
+        && key.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
 /// The `| logfmt` stage.
 #[derive(Debug, Clone, Default)]
 pub struct LogfmtParser {
@@ -341,7 +407,9 @@ pub struct LogfmtParser {
     /// `(identifier, key in the line)` for `| logfmt a, b="c"`.
     params: Vec<(String, String)>,
     /// Parser hints: only these labels are extracted (see [`LogfmtParser::with_needed_keys`]).
-    needed: Option<std::collections::HashSet<String>>,
+    needed: Option<NeededNames>,
+    /// With `needed`: scan the whole line as the full parse does (no early stop).
+    exact: bool,
     key: String,
     value: String,
 }
@@ -365,20 +433,55 @@ impl LogfmtParser {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut names = std::collections::HashSet::new();
-        for n in needed {
-            let n: String = n.into();
-            if let Some(s) = n.strip_suffix(super::labels::DUPLICATE_SUFFIX) {
-                names.insert(s.to_string());
-            }
-            names.insert(n);
-        }
         LogfmtParser {
             strict,
             keep_empty,
-            needed: Some(names),
+            needed: Some(NeededNames::new(needed)),
             ..Default::default()
         }
+    }
+
+    /// `| logfmt` that sets only the labels named in `needed` (named as for
+    /// [`with_needed_keys`](Self::with_needed_keys)) but otherwise behaves exactly as
+    /// [`new`](Self::new): it scans the whole line, so each needed label gets the value
+    /// the full parse gives it (the last duplicate wins), and with `--strict` the error
+    /// is the full parse's. Keys named `__error__`/`__error_details__` are always taken.
+    ///
+    /// ```
+    /// use logjar_logql::eval::logfmt::LogfmtParser;
+    /// use logjar_logql::eval::labels::LabelsBuilder;
+    ///
+    /// let mut b = LabelsBuilder::new();
+    /// let mut p = LogfmtParser::with_needed_keys_exact(false, false, ["status"]);
+    /// p.parse(b"status=200 msg=hi status=503", &mut b);
+    /// assert_eq!(b.get("status"), Some("503"));
+    /// assert_eq!(b.get("msg"), None);
+    /// ```
+    pub fn with_needed_keys_exact<I, S>(strict: bool, keep_empty: bool, needed: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let names = needed.into_iter().map(Into::into).chain([
+            super::labels::ERROR_LABEL.to_string(),
+            super::labels::ERROR_DETAILS_LABEL.to_string(),
+        ]);
+        LogfmtParser {
+            exact: true,
+            ..Self::with_needed_keys(strict, keep_empty, names)
+        }
+    }
+
+    /// For a `| logfmt` without parameters or hints ([`new`](Self::new)): the same
+    /// parser narrowed to `needed` by [`with_needed_keys_exact`](Self::with_needed_keys_exact).
+    /// `None` otherwise (parameters, hints), which are left as they are.
+    pub fn exact_pruned<I, S>(&self, needed: I) -> Option<Self>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        (self.params.is_empty() && self.needed.is_none())
+            .then(|| Self::with_needed_keys_exact(self.strict, self.keep_empty, needed))
     }
 
     /// `| logfmt [--strict] id, id2="key"`: extracts only the listed keys.
@@ -421,7 +524,9 @@ impl LogfmtParser {
             if n.is_empty() {
                 return;
             }
-            remaining = n.len();
+            if !self.exact {
+                remaining = n.len();
+            }
         }
         if !self.params.is_empty() {
             for (id, _) in &self.params {
@@ -437,6 +542,14 @@ impl LogfmtParser {
                     break;
                 }
                 continue;
+            }
+            if let (Some(n), true) = (&self.needed, self.params.is_empty()) {
+                // A key that sanitises to itself is its own label name (or that name +
+                // `_extracted`, whose bare form `n` holds too): reject it unbuilt.
+                let raw = dec.key();
+                if is_plain_key(raw) && !n.has(raw) {
+                    continue;
+                }
             }
             let sanitized = sanitize_label_key(dec.key(), true);
             if sanitized.is_empty() {
@@ -454,10 +567,10 @@ impl LogfmtParser {
                     self.key.push_str(super::labels::DUPLICATE_SUFFIX);
                 }
                 if let Some(n) = &self.needed {
-                    if !n.contains(self.key.as_str()) {
+                    if !n.has(self.key.as_bytes()) {
                         continue;
                     }
-                    if !labels.parsed().any(|(k, _)| k == self.key) {
+                    if !self.exact && !labels.parsed().any(|(k, _)| k == self.key) {
                         remaining -= 1;
                     }
                 }
@@ -674,5 +787,61 @@ mod tests {
         assert!(run(&mut p, &[], b"a\"b").is_unchanged());
         let mut p = LogfmtParser::with_needed_keys(true, false, ["__error__"]);
         assert!(run(&mut p, &[], b"a\"b").has_error());
+    }
+    /// The exact pruned scan gives exactly the needed part of the full parse, errors
+    /// included, in strict and lenient mode, with and without `--keep-empty`.
+    #[test]
+    fn exact_needed_keys_match_full_parse() {
+        let lines: &[&[u8]] = &[
+            b"status=500 msg=hi status=200",
+            b"status=500 bad\"pair status=200",
+            b"status=200 app=a duration=5ms app=b",
+            b"status= level=\"quoted \\\"x\\\"\" status",
+            b"1status=digit st-atus=dash  status=ok",
+            b"\xffkey=bad status=1 =x __error__=from_line __error_details__=d",
+            b"status=\"unterminated",
+            b"",
+            b"   ",
+            "status=caf\u{e9} lev\u{e9}l=x".as_bytes(),
+        ];
+        let needed: &[&[&str]] = &[
+            &["status"],
+            &["status", "app_extracted"],
+            &["_1status", "st_atus", "lev_l"],
+            &["__error__"],
+            &[],
+        ];
+        let stream = [("app", "s")];
+        for strict in [false, true] {
+            for keep_empty in [false, true] {
+                for line in lines {
+                    let full = run(&mut LogfmtParser::new(strict, keep_empty), &stream, line);
+                    let full = sorted(&full);
+                    for names in needed {
+                        let mut p = LogfmtParser::with_needed_keys_exact(
+                            strict,
+                            keep_empty,
+                            names.iter().copied(),
+                        );
+                        let got = sorted(&run(&mut p, &stream, line));
+                        let want: Vec<(String, String)> = full
+                            .iter()
+                            .filter(|(n, _)| {
+                                n == "app"
+                                    || names.contains(&n.as_str())
+                                    || n.starts_with("__error")
+                            })
+                            .cloned()
+                            .collect();
+                        assert_eq!(
+                            got,
+                            want,
+                            "line {:?} needed {names:?} strict {strict} keep_empty {keep_empty}",
+                            String::from_utf8_lossy(line)
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -36,12 +36,26 @@ impl Labels {
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        let mut map: BTreeMap<Box<str>, Box<str>> = BTreeMap::new();
-        for (k, v) in pairs {
-            map.insert(k.as_ref().into(), v.as_ref().into());
+        // Pairs that come sorted by name (the pipeline's interned sets do) are taken as
+        // they are; the first pair out of order moves everything to a map.
+        let mut pairs = pairs.into_iter();
+        let mut sorted: Vec<(Box<str>, Box<str>)> = Vec::with_capacity(pairs.size_hint().0);
+        while let Some((k, v)) = pairs.next() {
+            let (k, v) = (k.as_ref(), v.as_ref());
+            if sorted.last().is_some_and(|(last, _)| **last >= *k) {
+                let mut map: BTreeMap<Box<str>, Box<str>> = sorted.into_iter().collect();
+                map.insert(k.into(), v.into());
+                for (k, v) in pairs {
+                    map.insert(k.as_ref().into(), v.as_ref().into());
+                }
+                map.retain(|_, v| !v.is_empty());
+                return Labels(map.into_iter().collect());
+            }
+            if !v.is_empty() {
+                sorted.push((k.into(), v.into()));
+            }
         }
-        map.retain(|_, v| !v.is_empty());
-        Labels(map.into_iter().collect())
+        Labels(sorted.into())
     }
 
     /// The empty label set `{}`.
@@ -262,6 +276,40 @@ mod tests {
     fn labels_sorted_dedup_last_wins() {
         let l = Labels::new([("z", "1"), ("a", "2"), ("z", "3")]);
         assert_eq!(l.iter().collect::<Vec<_>>(), vec![("a", "2"), ("z", "3")]);
+    }
+
+    /// `new` (sorted input taken as is, else a map) answers as a map of every pair would,
+    /// on all sequences of up to four pairs over few names and values.
+    #[test]
+    fn labels_new_matches_a_map_of_the_pairs() {
+        let atoms: Vec<(&str, &str)> = ["a", "b", "c"]
+            .iter()
+            .flat_map(|n| ["", "x", "y"].map(move |v| (*n, v)))
+            .collect();
+        let mut seqs: Vec<Vec<(&str, &str)>> = vec![vec![]];
+        for _ in 0..4 {
+            let next: Vec<Vec<(&str, &str)>> = seqs
+                .iter()
+                .filter(|s| s.len() == seqs.last().map_or(0, Vec::len))
+                .flat_map(|s| {
+                    atoms.iter().map(move |a| {
+                        let mut s = s.clone();
+                        s.push(*a);
+                        s
+                    })
+                })
+                .collect();
+            seqs.extend(next);
+        }
+        for seq in seqs {
+            let mut map = BTreeMap::new();
+            for (k, v) in &seq {
+                map.insert(*k, *v);
+            }
+            let want: Vec<(&str, &str)> = map.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+            let got = Labels::new(seq.iter().copied());
+            assert_eq!(got.iter().collect::<Vec<_>>(), want, "{seq:?}");
+        }
     }
 
     #[test]

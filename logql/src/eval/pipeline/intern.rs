@@ -118,6 +118,29 @@ pub(crate) struct Interner {
     lookups: u32,
     hits: u32,
     caching: bool,
+    /// The last [`Select::Only`] result: consecutive entries mostly repeat it.
+    last: Option<LastOnly>,
+}
+
+/// A [`Select::Only`] result and the values of the selected names it was built from
+/// (`""` for an absent or empty label, which the selection leaves out either way).
+#[derive(Debug)]
+struct LastOnly {
+    /// The names it was selected with.
+    names: Vec<String>,
+    values: Vec<String>,
+    labels: Labels,
+    hash: u64,
+}
+
+impl LastOnly {
+    fn matches(&self, lbs: &LabelsBuilder, names: &[String]) -> bool {
+        self.names == names
+            && names
+                .iter()
+                .zip(&self.values)
+                .all(|(n, v)| lbs.get(n).unwrap_or("") == v.as_str())
+    }
 }
 
 impl Default for Interner {
@@ -130,6 +153,7 @@ impl Default for Interner {
             lookups: 0,
             hits: 0,
             caching: true,
+            last: None,
         }
     }
 }
@@ -186,11 +210,48 @@ impl Interner {
 
     /// The selected labels of `lbs` as a shared set, and their [`labels_hash`].
     pub(crate) fn intern(&mut self, lbs: &LabelsBuilder, select: Select<'_>) -> (Labels, u64) {
-        if let (Select::Only(names), true) = (select, self.caching) {
+        if let Select::Only(names) = select {
+            if let Some(last) = self.last.as_ref().filter(|l| l.matches(lbs, names)) {
+                return (last.labels.clone(), last.hash);
+            }
+            let (labels, hash) = self.intern_only(lbs, names);
+            self.remember(lbs, names, &labels, hash);
+            return (labels, hash);
+        }
+        self.intern_uncached_last(lbs, select)
+    }
+
+    /// Keeps `labels` as the last [`Select::Only`] result, reusing the value buffers.
+    fn remember(&mut self, lbs: &LabelsBuilder, names: &[String], labels: &Labels, hash: u64) {
+        let last = self.last.get_or_insert_with(|| LastOnly {
+            names: Vec::new(),
+            values: Vec::new(),
+            labels: Labels::empty(),
+            hash: 0,
+        });
+        if last.names != names {
+            last.names = names.to_vec();
+        }
+        last.values.resize_with(names.len(), String::new);
+        for (n, v) in names.iter().zip(&mut last.values) {
+            v.clear();
+            v.push_str(lbs.get(n).unwrap_or(""));
+        }
+        last.labels = labels.clone();
+        last.hash = hash;
+    }
+
+    fn intern_only(&mut self, lbs: &LabelsBuilder, names: &[String]) -> (Labels, u64) {
+        if self.caching {
             if let Some(hit) = self.lookup_only(lbs, names) {
                 return hit;
             }
         }
+        self.intern_uncached_last(lbs, Select::Only(names))
+    }
+
+    /// [`intern`](Self::intern) without the last-result shortcut.
+    fn intern_uncached_last(&mut self, lbs: &LabelsBuilder, select: Select<'_>) -> (Labels, u64) {
         self.fill(lbs, select);
         let hash = hash_pairs(self.live());
         if !self.caching {
@@ -248,6 +309,7 @@ impl Interner {
 
     /// Forgets every set (call when the stream changes) and turns caching back on.
     pub(crate) fn clear(&mut self) {
+        self.last = None;
         self.map.clear();
         self.len = 0;
         self.lookups = 0;
@@ -309,6 +371,32 @@ mod tests {
         }
         // three distinct sets ({app, level=info}, {app, level=warn}, {app}); two hits
         assert_eq!((cached.len, cached.hits), (3, 2));
+    }
+
+    /// The last-result shortcut answers as a fresh interner, for repeated and changed
+    /// values, absent and empty values, and another name list.
+    #[test]
+    fn last_result_matches_a_fresh_interner() {
+        let names = ["app".to_string(), "level".to_string()];
+        let other = ["level".to_string()];
+        let mut i = Interner::default();
+        type Case<'a> = (&'a [String], &'a [(&'a str, &'a str)]);
+        let cases: [Case<'_>; 8] = [
+            (&names, &[("level", "info"), ("x", "1")]),
+            (&names, &[("level", "info"), ("x", "2")]),
+            (&names, &[("level", "warn")]),
+            (&names, &[("level", "")]),
+            (&names, &[]),
+            (&other, &[]),
+            (&other, &[("level", "info")]),
+            (&names, &[("level", "info")]),
+        ];
+        for (sel, parsed) in cases {
+            let b = builder(parsed);
+            let got = i.intern(&b, Select::Only(sel));
+            let want = Interner::default().intern(&b, Select::Only(sel));
+            assert_eq!(got, want, "{sel:?} {parsed:?}");
+        }
     }
 
     #[test]

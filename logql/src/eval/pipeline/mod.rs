@@ -26,7 +26,10 @@
 //!   that drops the entry (`streamPipeline.Process`).
 //! - Parsers: as in [`crate::eval`]'s modules. A log query extracts every label a parser
 //!   finds, since all of them are returned; only sample extraction narrows parsers to the
-//!   labels it needs (Loki's parser hints exist for metric queries only).
+//!   labels it needs (Loki's parser hints exist for metric queries only). Without hints,
+//!   a pipeline that starts with parsers and label filters first runs a probe with the
+//!   parsers narrowed exactly (same walk, same errors) to the labels those filters read,
+//!   and builds every label only for the entries the probe keeps: results are the same.
 //! - Label filters: `and` evaluates both sides, `or` stops at the first that passes.
 //!   String matchers treat an absent label as `""` and read `__error__` too, so
 //!   `| __error__=""` drops failed entries. Regexes are anchored, except Loki's literal
@@ -123,7 +126,86 @@ struct Compiled {
     parsers: Vec<Parser>,
     changes_labels: bool,
     changes_line: bool,
+    /// A cheaper first pass that drops most entries the label filters drop.
+    probe: Option<Probe>,
 }
+
+/// The probe of a pipeline whose leading stages are parsers and filters
+/// (`| json | status >= 500 | …`): the same stages up to the last label filter of that
+/// run, with each `json`/`logfmt` parser narrowed to the labels the filters read
+/// ([`JsonParser::with_needed_keys_exact`](crate::eval::json::JsonParser::with_needed_keys_exact)),
+/// which walk the line as the full parsers do. Every label a filter of the run reads,
+/// and the error state, are then exactly what the full pipeline has at that stage, so
+/// an entry the probe drops is one the full pipeline drops: only entries it keeps pay
+/// for every label. (It may keep an entry the full pipeline drops; the full pipeline
+/// decides.)
+#[derive(Debug)]
+struct Probe {
+    ops: Vec<Op>,
+    /// Parser prototypes of `ops` (indices are into this list).
+    parsers: Vec<Parser>,
+}
+
+impl Probe {
+    /// The probe of `ops` (the stages after the line-filter prefix), if one would save
+    /// work: a prunable parser followed by a label filter.
+    fn build(ops: &[Op], parsers: &[Parser]) -> Option<Probe> {
+        let run = ops
+            .iter()
+            .take_while(|o| match o {
+                Op::Line(_) | Op::LabelFilter(_) => true,
+                Op::Parse(i) => matches!(
+                    parsers.get(*i),
+                    Some(
+                        Parser::Json(_)
+                            | Parser::Logfmt(_)
+                            | Parser::Regexp(_)
+                            | Parser::Pattern(_)
+                    )
+                ),
+                _ => false,
+            })
+            .count();
+        let last_filter = ops[..run]
+            .iter()
+            .rposition(|o| matches!(o, Op::LabelFilter(_)))?;
+        let run = &ops[..=last_filter];
+        let mut needed = Vec::new();
+        for op in run {
+            op.required_labels(&mut needed);
+        }
+        needed.sort();
+        needed.dedup();
+        let mut probe_parsers = Vec::new();
+        let mut pruned_any = false;
+        let mut probe_ops = Vec::with_capacity(run.len());
+        for op in run {
+            probe_ops.push(match op {
+                Op::Parse(i) => {
+                    let p = parsers.get(*i)?;
+                    let pruned = match p {
+                        Parser::Json(j) => j.exact_pruned(needed.iter().cloned()).map(Parser::Json),
+                        Parser::Logfmt(l) => {
+                            l.exact_pruned(needed.iter().cloned()).map(Parser::Logfmt)
+                        }
+                        _ => None,
+                    };
+                    pruned_any |= pruned.is_some();
+                    probe_parsers.push(pruned.unwrap_or_else(|| p.clone()));
+                    Op::Parse(probe_parsers.len() - 1)
+                }
+                op => op.clone(),
+            });
+        }
+        pruned_any.then_some(Probe {
+            ops: probe_ops,
+            parsers: probe_parsers,
+        })
+    }
+}
+
+/// Entries between two checks of a stream's probe pass rate.
+const PROBE_WINDOW: u32 = 1024;
 
 /// A compiled log pipeline. `Send + Sync`; cloning shares it.
 #[derive(Debug, Clone)]
@@ -176,6 +258,11 @@ impl Pipeline {
         };
         let changes_labels = rest.iter().any(|o| o.changes_labels(&parsers));
         let changes_line = rest.iter().any(|o| o.changes_line(&parsers));
+        // With hints the parsers are narrowed already.
+        let probe = match hints {
+            Hints::All => Probe::build(&rest, &parsers),
+            Hints::Only(_) => None,
+        };
         Ok(Pipeline {
             inner: Arc::new(Compiled {
                 prefix,
@@ -183,6 +270,7 @@ impl Pipeline {
                 parsers,
                 changes_labels,
                 changes_line,
+                probe,
             }),
         })
     }
@@ -226,6 +314,15 @@ impl Pipeline {
         StreamPipeline {
             compiled: Arc::clone(&self.inner),
             parsers: self.inner.parsers.clone(),
+            probe_parsers: self
+                .inner
+                .probe
+                .as_ref()
+                .map(|p| p.parsers.clone())
+                .unwrap_or_default(),
+            probing: self.inner.probe.is_some(),
+            probed: 0,
+            probe_kept: 0,
             builder,
             stream: stream.clone(),
             stream_hash: labels_hash(stream),
@@ -260,6 +357,14 @@ pub struct ProcessedEntry<'a> {
 pub struct StreamPipeline {
     compiled: Arc<Compiled>,
     parsers: Vec<Parser>,
+    /// The probe's parsers (empty without a probe).
+    probe_parsers: Vec<Parser>,
+    /// Whether the probe runs: it is turned off for the stream when it keeps most
+    /// entries (then it only adds work).
+    probing: bool,
+    /// Entries probed and kept by the probe in the current window.
+    probed: u32,
+    probe_kept: u32,
     builder: LabelsBuilder,
     stream: Labels,
     stream_hash: u64,
@@ -279,6 +384,9 @@ impl StreamPipeline {
         self.stream = stream.clone();
         self.stream_hash = labels_hash(stream);
         self.interner.clear();
+        self.probing = self.compiled.probe.is_some();
+        self.probed = 0;
+        self.probe_kept = 0;
     }
 
     /// The stream's labels.
@@ -357,6 +465,36 @@ impl StreamPipeline {
     /// Resets the builder, adds the metadata and runs the stages after the prefix.
     /// `Some(rewritten)` when the entry is kept.
     fn run(&mut self, ts_ns: i64, line: &[u8], metadata: &[(String, String)]) -> Option<bool> {
+        if self.probing {
+            if let Some(probe) = &self.compiled.probe {
+                self.builder.reset();
+                if !metadata.is_empty() {
+                    self.builder.add_structured_metadata(metadata);
+                }
+                let mut rewritten = false;
+                let kept = stages::run(
+                    &probe.ops,
+                    &mut self.probe_parsers,
+                    &mut self.builder,
+                    &mut self.scratch,
+                    &mut rewritten,
+                    ts_ns,
+                    line,
+                );
+                self.probed += 1;
+                self.probe_kept += u32::from(kept);
+                if self.probed >= PROBE_WINDOW {
+                    // Keeping more than half the entries, the probe costs more than it
+                    // saves.
+                    self.probing = self.probe_kept <= self.probed / 2;
+                    self.probed = 0;
+                    self.probe_kept = 0;
+                }
+                if !kept {
+                    return None;
+                }
+            }
+        }
         self.builder.reset();
         if !metadata.is_empty() {
             self.builder.add_structured_metadata(metadata);
@@ -387,6 +525,89 @@ impl StreamPipeline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Pipeline {
+        /// The same pipeline without its probe.
+        fn without_probe(&self) -> Pipeline {
+            let c = &*self.inner;
+            Pipeline {
+                inner: Arc::new(Compiled {
+                    prefix: c.prefix.clone(),
+                    ops: c.ops.clone(),
+                    parsers: c.parsers.clone(),
+                    changes_labels: c.changes_labels,
+                    changes_line: c.changes_line,
+                    probe: None,
+                }),
+            }
+        }
+    }
+
+    /// The probe never changes a result: every entry gets the same line and labels (or
+    /// is dropped) with and without it, on lines made to trip a pruned parse
+    /// (duplicates, malformed nested objects and tails, keys that set the error).
+    #[test]
+    fn probe_gives_the_full_pipelines_results() {
+        let queries = [
+            r#"{a="b"} | json | status >= 500"#,
+            r#"{a="b"} | json | status >= 500 or level="error""#,
+            r#"{a="b"} | json | __error__="" | status > 1"#,
+            r#"{a="b"} | json | __error__!="" or status > 1"#,
+            r#"{a="b"} | json | addr = ip("10.0.0.0/8")"#,
+            r#"{a="b"} | json | host="h1""#,
+            r#"{a="b"} | json | status_extracted > 1"#,
+            r#"{a="b"} | logfmt | duration > 100ms"#,
+            r#"{a="b"} | logfmt --strict | __error__!="" or status=~"5..""#,
+            r#"{a="b"} | logfmt --keep-empty | status="""#,
+            r#"{a="b"} | json | logfmt | status >= 500 | line_format "{{.msg}}""#,
+            r#"{a="b"} | json | status >= 500 |= "x" | level != "info" | drop msg"#,
+            r#"{a="b"} | regexp "(?P<status>\\d+)" | json | status > 2"#,
+            r#"{a="b"} | json status | status > 2 | logfmt | level="x""#,
+            r#"{a="b"} | pattern "<_> <status>" | status > 1 | json"#,
+            r#"{a="b"} | json | bytes > 1KB | json"#,
+        ];
+        let lines: &[&[u8]] = &[
+            br#"{"status":500,"level":"error","msg":"x","addr":"10.1.2.3"}"#,
+            br#"{"status":200,"level":"info","msg":"m"}"#,
+            br#"{"status":500,"a":{"b" 1},"status":200}"#,
+            br#"{"status":200,"a":{"b":{"c" 1}},"status":500}"#,
+            br#"{"status":503,"msg":"m","status":200,"tail":"#,
+            br#"{"status":"abc","addr":"bad"}"#,
+            br#"{"status":600,"__error__":"from line","addr":"10.0.0.1"}"#,
+            br#"{"status":5,"a\qb":"bad key escape","level":"x"}"#,
+            br#"{"host":"h1","status":501,"bytes":"2KB"}"#,
+            b"status=503 duration=250ms msg=x level=x status=200",
+            b"status=200 duration=5s bad\"pair level=x",
+            b"status=504 duration=fast __error__=e",
+            b"status= duration=101ms",
+            b"10 7 status=503",
+            b"",
+            b"not json",
+        ];
+        let meta = [("status".to_string(), "550".to_string())];
+        let stream = crate::metric::Labels::new([("a", "b"), ("host", "h0")]);
+        let mut probed = 0;
+        for q in queries {
+            let expr = crate::parse(q).unwrap();
+            let p = Pipeline::compile(&expr.as_log().unwrap().pipeline).unwrap();
+            probed += usize::from(p.inner.probe.is_some());
+            let plain = p.without_probe();
+            let (mut with, mut without) = (p.for_stream(&stream), plain.for_stream(&stream));
+            for line in lines {
+                for md in [&[][..], &meta[..]] {
+                    let a = with
+                        .process(0, line, md)
+                        .map(|e| (e.line.to_vec(), e.labels.clone(), e.labels_hash));
+                    let b = without
+                        .process(0, line, md)
+                        .map(|e| (e.line.to_vec(), e.labels.clone(), e.labels_hash));
+                    assert_eq!(a, b, "{q} on {:?}", String::from_utf8_lossy(line));
+                }
+            }
+        }
+        // every query but the one whose only parser has parameters has a probe
+        assert_eq!(probed, queries.len() - 1);
+    }
 
     fn assert_send_sync<T: Send + Sync>() {}
 
