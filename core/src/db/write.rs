@@ -308,7 +308,7 @@ impl Inner {
         report.accepted = applied.accepted;
         report.bytes = applied.bytes;
         report.duplicates += applied.duplicates;
-        let mem = self.view.read().live.mem_bytes();
+        let (live, frozen) = self.head_mem();
         drop(w);
         self.counters
             .add_push(report.accepted, report.duplicates, report.bytes);
@@ -316,17 +316,45 @@ impl Inner {
         if self.opts.sync == SyncMode::Always {
             self.wait_durable(seq)?;
         }
-        if mem > self.opts.max_head_bytes {
-            if mem > self.opts.max_head_bytes + self.opts.max_head_bytes / 4 {
-                // Ingest outruns the background flush: flush here (backpressure). The
-                // frozen head being flushed plus the live one bound memory to about
-                // 2.25 × max_head_bytes (at 2 × a fast NDJSON ingest peaked at 118 MiB).
-                self.flush_with(true)?;
-            } else {
-                self.request_flush();
+        if live > self.opts.max_head_bytes {
+            self.request_flush();
+        }
+        self.backpressure(live, frozen)?;
+        Ok(report)
+    }
+
+    /// Heap bytes of the live head and of the frozen heads still being flushed.
+    fn head_mem(&self) -> (usize, usize) {
+        let view = self.view.read();
+        let frozen = view.frozen.iter().map(|(h, _)| h.mem_bytes()).sum();
+        (view.live.mem_bytes(), frozen)
+    }
+
+    /// Keeps the memory of the heads (live plus frozen) near `1.25 × max_head_bytes`
+    /// when pushes outrun the background flush. The live head is flushed (in the
+    /// background) once it passes `max_head_bytes`; while that flush writes the frozen
+    /// head, pushes may fill the new live head up to a quarter of the budget, and then
+    /// wait here for the flush to finish instead of growing the live head further (a
+    /// frozen head's memory is only given back when its flush is published). When no
+    /// flush is running and the live head alone passes the bound, the pusher flushes it
+    /// itself. Flushes keep their usual size, so blocks and the disk ratio do not change.
+    fn backpressure(&self, live: usize, frozen: usize) -> Result<()> {
+        let max = self.opts.max_head_bytes;
+        let bound = max + max / 4;
+        if live + frozen <= bound {
+            return Ok(());
+        }
+        if frozen > 0 {
+            // A flush is running (or failed and left its heads): wait for it.
+            drop(self.flush.lock());
+            let (live, frozen) = self.head_mem();
+            if live + frozen <= bound || live <= max {
+                return Ok(());
             }
         }
-        Ok(report)
+        // Nothing is being flushed, or a failed flush left its heads: flush here (this
+        // retries the failed heads and reports the error if it fails again).
+        self.flush_with(true)
     }
 
     /// Encodes one WAL record straight into the WAL writer's buffer and hands it to

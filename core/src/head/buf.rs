@@ -1,23 +1,33 @@
 //! A stream's head buffer: the newest entries, uncompressed and sorted.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
 use crate::entry::Entry;
 
-/// One buffered entry; the line lives in the buffer's arena.
-#[derive(Debug, Clone)]
+/// One buffered entry (16 bytes); the line lives in the buffer's arena, metadata (rare)
+/// in the buffer's side table.
+#[derive(Debug, Clone, Copy)]
 struct HeadEntry {
     ts: i64,
     off: u32,
     len: u32,
-    meta: Vec<(String, String)>,
+}
+
+impl HeadEntry {
+    /// The entry's key in the metadata table: unique within a buffer, since entries
+    /// with different lines have different `(off, len)` unless the line is empty, and
+    /// entries with the same (empty) line have different timestamps.
+    fn meta_key(&self) -> (i64, u32, u32) {
+        (self.ts, self.off, self.len)
+    }
 }
 
 /// Uncompressed entries of one stream, kept sorted by `(ts, line)` with exact
 /// duplicates refused. Lines are packed into one arena, so an entry costs its line plus
-/// about 48 bytes. In-order appends are O(1); an out-of-order insert shifts the entries
+/// 16 bytes (plus its metadata, if any). In-order appends are O(1); an out-of-order insert shifts the entries
 /// after it (the buffer is small: it is compressed into a block once it reaches the
 /// block target).
 ///
@@ -34,6 +44,8 @@ struct HeadEntry {
 pub struct HeadBuf {
     entries: Vec<HeadEntry>,
     arena: Vec<u8>,
+    /// Metadata of the entries that have some, by [`HeadEntry::meta_key`].
+    meta: BTreeMap<(i64, u32, u32), Vec<(String, String)>>,
     meta_bytes: usize,
     /// Set by an insert before the last entry: the arena no longer holds the lines in
     /// entry order.
@@ -156,16 +168,15 @@ impl HeadBuf {
             }
         }
         self.arena.extend_from_slice(line);
-        self.meta_bytes += meta
-            .iter()
-            .map(|(k, v)| k.len() + v.len() + 48)
-            .sum::<usize>();
-        let e = HeadEntry {
-            ts,
-            off,
-            len,
-            meta: meta.to_vec(),
-        };
+        let e = HeadEntry { ts, off, len };
+        if !meta.is_empty() {
+            self.meta_bytes += 64
+                + meta
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len() + 48)
+                    .sum::<usize>();
+            self.meta.insert(e.meta_key(), meta.to_vec());
+        }
         if pos == self.entries.len() {
             self.entries.push(e);
         } else {
@@ -215,11 +226,19 @@ impl HeadBuf {
         })
     }
 
+    /// Metadata of `e` (empty for most entries).
+    fn meta_of(&self, e: &HeadEntry) -> &[(String, String)] {
+        if self.meta.is_empty() {
+            return &[];
+        }
+        self.meta.get(&e.meta_key()).map_or(&[], Vec::as_slice)
+    }
+
     /// Entries in `(ts, line)` order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (i64, &[u8], &[(String, String)])> {
         self.entries
             .iter()
-            .map(|e| (e.ts, self.line(e), e.meta.as_slice()))
+            .map(|e| (e.ts, self.line(e), self.meta_of(e)))
     }
 
     /// Index range of the entries with `start <= ts < end`.
@@ -235,7 +254,7 @@ impl HeadBuf {
         Entry {
             ts: e.ts,
             line: Bytes::copy_from_slice(self.line(e)),
-            metadata: e.meta.clone(),
+            metadata: self.meta_of(e).to_vec(),
         }
     }
 
@@ -265,6 +284,33 @@ mod tests {
             prop_assert_eq!(got, want);
             let r = h.range(5, 10);
             prop_assert!(h.iter().enumerate().all(|(i, (t, _, _))| r.contains(&i) == (5..10).contains(&t)));
+        }
+    }
+
+    proptest! {
+        /// Metadata stays with its entry through out-of-order inserts, also for empty
+        /// lines (which share an arena offset with the next entry).
+        #[test]
+        fn metadata_follows_its_entry(items in proptest::collection::vec((0..8i64, "[ab]{0,1}", proptest::option::of("[xyz]{1,2}")), 0..40)) {
+            let mut h = HeadBuf::default();
+            let mut model = std::collections::BTreeMap::new();
+            for (ts, line, m) in &items {
+                let meta: Vec<(String, String)> = m.iter().map(|v| ("k".to_string(), v.clone())).collect();
+                let key = (*ts, line.as_bytes().to_vec());
+                let fresh = !model.contains_key(&key);
+                if fresh {
+                    model.insert(key, meta.clone());
+                }
+                prop_assert_eq!(h.insert(*ts, line.as_bytes(), &meta), fresh);
+            }
+            let got: Vec<(i64, Vec<u8>, Vec<(String, String)>)> =
+                h.iter().map(|(t, l, m)| (t, l.to_vec(), m.to_vec())).collect();
+            let want: Vec<(i64, Vec<u8>, Vec<(String, String)>)> =
+                model.into_iter().map(|((t, l), m)| (t, l, m)).collect();
+            for (i, w) in want.iter().enumerate() {
+                prop_assert_eq!(&h.entry(i).metadata, &w.2);
+            }
+            prop_assert_eq!(got, want);
         }
     }
 
