@@ -62,6 +62,8 @@ pub struct HeadBuf {
     pages: Vec<Vec<u8>>,
     /// Line bytes held.
     raw: usize,
+    /// Capacity of the pages.
+    page_bytes: usize,
     /// Metadata of the entries that have some, by [`HeadEntry::meta_key`].
     meta: BTreeMap<(i64, u32, u16, u16), Vec<(String, String)>>,
     meta_bytes: usize,
@@ -120,7 +122,7 @@ impl HeadBuf {
 
     /// Approximate heap bytes used.
     pub fn mem_bytes(&self) -> usize {
-        self.pages.iter().map(Vec::capacity).sum::<usize>()
+        self.page_bytes
             + self.entries.capacity() * std::mem::size_of::<HeadEntry>()
             + self.meta_bytes
     }
@@ -190,6 +192,7 @@ impl HeadBuf {
         }
         if line.len() > BIG_LINE {
             self.pages.push(line.to_vec());
+            self.page_bytes += line.len();
             self.last_open = false;
             return ((self.pages.len() - 1) as u32, 0, BIG_LEN);
         }
@@ -215,8 +218,9 @@ impl HeadBuf {
             } else {
                 None
             };
-            self.pages
-                .push(pooled.unwrap_or_else(|| Vec::with_capacity(size)));
+            let page = pooled.unwrap_or_else(|| Vec::with_capacity(size));
+            self.page_bytes += page.capacity();
+            self.pages.push(page);
             self.last_open = true;
         }
         let page = self.pages.len() - 1;
