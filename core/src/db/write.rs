@@ -231,7 +231,9 @@ impl Inner {
             let mut keys: Vec<KeyState<'_>> = Vec::new();
             let mut key_of: HashMap<&Labels, usize, Xxh3Builder> =
                 HashMap::with_capacity_and_hasher(candidates.len(), Xxh3Builder::new());
-            let mut groups: Vec<(&Labels, Vec<&Entry>)> = Vec::with_capacity(candidates.len());
+            // Per group: labels, the stream id when the index knows it, the entries.
+            let mut groups: Vec<(&Labels, Option<u32>, Vec<&Entry>)> =
+                Vec::with_capacity(candidates.len());
             for (labels, ents) in candidates {
                 let k = *key_of.entry(labels).or_insert_with(|| {
                     let id = index.as_ref().and_then(|ix| ix.lookup(labels));
@@ -283,7 +285,7 @@ impl Inner {
                     out.push(e);
                 }
                 if !out.is_empty() {
-                    groups.push((labels, out));
+                    groups.push((labels, ks.id, out));
                 }
             }
             groups
@@ -302,9 +304,10 @@ impl Inner {
         }
 
         // WAL first, then the head.
-        let refs: Vec<(&Labels, &[&Entry])> = groups.iter().map(|(l, e)| (*l, &e[..])).collect();
+        let refs: Vec<(&Labels, &[&Entry])> = groups.iter().map(|(l, _, e)| (*l, &e[..])).collect();
+        let ids: Vec<Option<u32>> = groups.iter().map(|(_, id, _)| *id).collect();
         let seq = self.append_wal(&mut w, tenant, &refs)?;
-        let applied = self.apply(&mut w, tenant, &refs);
+        let applied = self.apply_ids(&mut w, tenant, &refs, &ids);
         report.accepted = applied.accepted;
         report.bytes = applied.bytes;
         report.duplicates += applied.duplicates;
@@ -406,6 +409,18 @@ impl Inner {
         tenant: &str,
         groups: &[(&Labels, &[&Entry])],
     ) -> Applied {
+        self.apply_ids(w, tenant, groups, &[])
+    }
+
+    /// [`Inner::apply`] with the stream ids a push already looked up under the same
+    /// writer lock (`ids[i]` for `groups[i]`; `None` or missing: look up or create).
+    fn apply_ids(
+        &self,
+        w: &mut Writer,
+        tenant: &str,
+        groups: &[(&Labels, &[&Entry])],
+        ids: &[Option<u32>],
+    ) -> Applied {
         let cfg = self.cut_config();
         let mut out = Applied::default();
         let mut view = self.view.write();
@@ -417,8 +432,11 @@ impl Inner {
             .clone();
         let mut index = index.write();
         let wt = w.tenants.entry(tenant.to_owned()).or_default();
-        for (labels, ents) in groups {
-            let id = index.get_or_insert(labels);
+        for (i, (labels, ents)) in groups.iter().enumerate() {
+            let id = match ids.get(i).copied().flatten() {
+                Some(id) => id,
+                None => index.get_or_insert(labels),
+            };
             let (n, bytes) = view
                 .live
                 .insert(tenant, id, ents.iter().copied(), cfg, |e| {
