@@ -20,6 +20,9 @@ const BIG_LINE: usize = PAGE / 2;
 /// `HeadEntry::len` of a line that has a page of its own (its length is the page's).
 const BIG_LEN: u16 = u16::MAX;
 
+/// Key of an entry's metadata: `(ts, page, off, len)`.
+type MetaKey = (i64, u32, u16, u16);
+
 /// One buffered entry (16 bytes); the line lives in one of the buffer's pages,
 /// metadata (rare) in the buffer's side table.
 #[derive(Debug, Clone, Copy)]
@@ -35,7 +38,7 @@ impl HeadEntry {
     /// with non-empty lines have different `(page, off)` places, an empty line has
     /// length 0 (and a place of 0, 0), and entries with the same (empty) line have
     /// different timestamps.
-    fn meta_key(&self) -> (i64, u32, u16, u16) {
+    fn meta_key(&self) -> MetaKey {
         (self.ts, self.page, self.off, self.len)
     }
 }
@@ -65,7 +68,7 @@ pub struct HeadBuf {
     /// Capacity of the pages.
     page_bytes: usize,
     /// Metadata of the entries that have some, by [`HeadEntry::meta_key`].
-    meta: BTreeMap<(i64, u32, u16, u16), Vec<(String, String)>>,
+    meta: BTreeMap<MetaKey, Vec<(String, String)>>,
     meta_bytes: usize,
     /// Set by an insert before the last entry: the pages no longer hold the lines in
     /// entry order.
@@ -378,10 +381,9 @@ mod tests {
                 }
                 prop_assert_eq!(h.insert(*ts, line.as_bytes(), &meta), fresh);
             }
-            let got: Vec<(i64, Vec<u8>, Vec<(String, String)>)> =
-                h.iter().map(|(t, l, m)| (t, l.to_vec(), m.to_vec())).collect();
-            let want: Vec<(i64, Vec<u8>, Vec<(String, String)>)> =
-                model.into_iter().map(|((t, l), m)| (t, l, m)).collect();
+            type Row = (i64, Vec<u8>, Vec<(String, String)>);
+            let got: Vec<Row> = h.iter().map(|(t, l, m)| (t, l.to_vec(), m.to_vec())).collect();
+            let want: Vec<Row> = model.into_iter().map(|((t, l), m)| (t, l, m)).collect();
             for (i, w) in want.iter().enumerate() {
                 prop_assert_eq!(&h.entry(i).metadata, &w.2);
             }
