@@ -23,9 +23,9 @@ use crate::open::{open, parse_labels_arg};
 use crate::time::now_ns;
 
 /// Entries per push batch.
-const BATCH_ENTRIES: usize = 2048;
+const BATCH_ENTRIES: usize = 4096;
 /// Line bytes per push batch.
-const BATCH_BYTES: usize = 1 << 20;
+const BATCH_BYTES: usize = 2 << 20;
 
 /// A decoded batch and what decoding it cost.
 struct Decoded {
