@@ -25,8 +25,16 @@ use crate::error::{Error, Result};
 /// assert_eq!(a.to_string(), r#"{app="api", host="n1"}"#);
 /// assert!(Labels::new([("__name__", "x")]).is_err()); // reserved
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Labels(Vec<(String, String)>);
+
+/// Hashes the [fingerprint](Labels::fingerprint): one pass over the bytes instead of a
+/// hasher call per string (equal sets have equal fingerprints, as `Hash` requires).
+impl std::hash::Hash for Labels {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.fingerprint());
+    }
+}
 
 impl Labels {
     /// Builds a validated label set from pairs in any order; empty values are dropped.
@@ -98,6 +106,27 @@ impl Labels {
     /// A stable 64-bit hash of the set (xxh3 over `name 0xff value 0xff ...`); the same
     /// on every platform and version, so it may be stored on disk.
     pub fn fingerprint(&self) -> u64 {
+        // The usual small set is laid out on the stack and hashed in one call (xxh3's
+        // one-shot and streaming forms give the same hash); a large one is streamed.
+        let mut buf = [0u8; 512];
+        let mut at = 0;
+        for (n, v) in &self.0 {
+            let end = at + n.len() + v.len() + 2;
+            if end > buf.len() {
+                return self.fingerprint_streamed();
+            }
+            buf[at..at + n.len()].copy_from_slice(n.as_bytes());
+            at += n.len();
+            buf[at] = 0xff;
+            buf[at + 1..at + 1 + v.len()].copy_from_slice(v.as_bytes());
+            buf[end - 1] = 0xff;
+            at = end;
+        }
+        xxhash_rust::xxh3::xxh3_64(&buf[..at])
+    }
+
+    /// [`Labels::fingerprint`] through the streaming hasher (any size).
+    fn fingerprint_streamed(&self) -> u64 {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         for (n, v) in &self.0 {
             h.update(n.as_bytes());
@@ -202,6 +231,23 @@ mod tests {
         assert!(Labels::new([("a-b", "1")]).is_err());
         assert!(Labels::new([("", "1")]).is_err());
         assert!(Labels::new([("_ok", "1")]).is_ok());
+    }
+
+    #[test]
+    fn fingerprint_one_shot_equals_streamed() {
+        let long = "v".repeat(300);
+        for l in [
+            Labels::new([("app", "api")]).unwrap(),
+            Labels::new([("app", "api"), ("env", "prod"), ("host", "node-17")]).unwrap(),
+            Labels::new([("a", long.as_str()), ("b", long.as_str())]).unwrap(),
+        ] {
+            assert_eq!(l.fingerprint(), l.fingerprint_streamed());
+        }
+        // Pinned value: the fingerprint is stored on disk.
+        assert_eq!(
+            Labels::new([("app", "api")]).unwrap().fingerprint(),
+            xxhash_rust::xxh3::xxh3_64(b"app\xffapi\xff")
+        );
     }
 
     #[test]

@@ -112,8 +112,11 @@ pub struct Options {
     #[serde(deserialize_with = "de::duration")]
     pub max_chunk_age: Duration,
     /// In-memory data (head blocks and compressed blocks awaiting flush) above which a
-    /// background flush writes it to a segment (default 40 MiB, which keeps the
-    /// peak RSS of a sustained ingest under about 80 MiB; see `docs/PERFORMANCE.md`).
+    /// background flush writes it to a segment (default 40 MiB). While that flush runs,
+    /// pushes may add another quarter of this to the new head and then wait for the
+    /// flush, so the heads hold at most about 1.25 × this (plus one batch); a sustained
+    /// `logjar ingest` peaks at about 76–83 MiB RSS with the default (see
+    /// `docs/PERFORMANCE.md`).
     pub max_head_bytes: usize,
     /// Period of the background flush check (default `30m`, Loki's
     /// `chunk_idle_period`); `0` disables periodic flushes (size-triggered flushes

@@ -23,9 +23,9 @@ use crate::open::{open, parse_labels_arg};
 use crate::time::now_ns;
 
 /// Entries per push batch.
-const BATCH_ENTRIES: usize = 8192;
+const BATCH_ENTRIES: usize = 4096;
 /// Line bytes per push batch.
-const BATCH_BYTES: usize = 4 << 20;
+const BATCH_BYTES: usize = 2 << 20;
 
 /// A decoded batch and what decoding it cost.
 struct Decoded {
@@ -64,7 +64,7 @@ pub fn run(cli: &Cli, a: &IngestArgs) -> Result<(), CliError> {
 
     let bar = progress_bar(total_bytes);
     let started = Instant::now();
-    let (tx, rx) = sync_channel::<Result<Decoded, CliError>>(4);
+    let (tx, rx) = sync_channel::<Result<Decoded, CliError>>(1);
     let format = a.format;
     let decoder = std::thread::spawn(move || decode_all(sources, format, extra, tx));
 

@@ -231,7 +231,9 @@ impl Inner {
             let mut keys: Vec<KeyState<'_>> = Vec::new();
             let mut key_of: HashMap<&Labels, usize, Xxh3Builder> =
                 HashMap::with_capacity_and_hasher(candidates.len(), Xxh3Builder::new());
-            let mut groups: Vec<(&Labels, Vec<&Entry>)> = Vec::with_capacity(candidates.len());
+            // Per group: labels, the stream id when the index knows it, the entries.
+            let mut groups: Vec<(&Labels, Option<u32>, Vec<&Entry>)> =
+                Vec::with_capacity(candidates.len());
             for (labels, ents) in candidates {
                 let k = *key_of.entry(labels).or_insert_with(|| {
                     let id = index.as_ref().and_then(|ix| ix.lookup(labels));
@@ -283,7 +285,7 @@ impl Inner {
                     out.push(e);
                 }
                 if !out.is_empty() {
-                    groups.push((labels, out));
+                    groups.push((labels, ks.id, out));
                 }
             }
             groups
@@ -302,13 +304,14 @@ impl Inner {
         }
 
         // WAL first, then the head.
-        let refs: Vec<(&Labels, &[&Entry])> = groups.iter().map(|(l, e)| (*l, &e[..])).collect();
+        let refs: Vec<(&Labels, &[&Entry])> = groups.iter().map(|(l, _, e)| (*l, &e[..])).collect();
+        let ids: Vec<Option<u32>> = groups.iter().map(|(_, id, _)| *id).collect();
         let seq = self.append_wal(&mut w, tenant, &refs)?;
-        let applied = self.apply(&mut w, tenant, &refs);
+        let applied = self.apply_ids(&mut w, tenant, &refs, &ids);
         report.accepted = applied.accepted;
         report.bytes = applied.bytes;
         report.duplicates += applied.duplicates;
-        let mem = self.view.read().live.mem_bytes();
+        let (live, frozen) = self.head_mem();
         drop(w);
         self.counters
             .add_push(report.accepted, report.duplicates, report.bytes);
@@ -316,17 +319,45 @@ impl Inner {
         if self.opts.sync == SyncMode::Always {
             self.wait_durable(seq)?;
         }
-        if mem > self.opts.max_head_bytes {
-            if mem > self.opts.max_head_bytes + self.opts.max_head_bytes / 4 {
-                // Ingest outruns the background flush: flush here (backpressure). The
-                // frozen head being flushed plus the live one bound memory to about
-                // 2.25 × max_head_bytes (at 2 × a fast NDJSON ingest peaked at 118 MiB).
-                self.flush_with(true)?;
-            } else {
-                self.request_flush();
+        if live > self.opts.max_head_bytes {
+            self.request_flush();
+        }
+        self.backpressure(live, frozen)?;
+        Ok(report)
+    }
+
+    /// Heap bytes of the live head and of the frozen heads still being flushed.
+    fn head_mem(&self) -> (usize, usize) {
+        let view = self.view.read();
+        let frozen = view.frozen.iter().map(|(h, _)| h.mem_bytes()).sum();
+        (view.live.mem_bytes(), frozen)
+    }
+
+    /// Keeps the memory of the heads (live plus frozen) near `1.25 × max_head_bytes`
+    /// when pushes outrun the background flush. The live head is flushed (in the
+    /// background) once it passes `max_head_bytes`; while that flush writes the frozen
+    /// head, pushes may fill the new live head up to a quarter of the budget, and then
+    /// wait here for the flush to finish instead of growing the live head further (a
+    /// frozen head's memory is only given back when its flush is published). When no
+    /// flush is running and the live head alone passes the bound, the pusher flushes it
+    /// itself. Flushes keep their usual size, so blocks and the disk ratio do not change.
+    fn backpressure(&self, live: usize, frozen: usize) -> Result<()> {
+        let max = self.opts.max_head_bytes;
+        let bound = max + max / 4;
+        if live + frozen <= bound {
+            return Ok(());
+        }
+        if frozen > 0 {
+            // A flush is running (or failed and left its heads): wait for it.
+            drop(self.flush.lock());
+            let (live, frozen) = self.head_mem();
+            if live + frozen <= bound || live <= max {
+                return Ok(());
             }
         }
-        Ok(report)
+        // Nothing is being flushed, or a failed flush left its heads: flush here (this
+        // retries the failed heads and reports the error if it fails again).
+        self.flush_with(true)
     }
 
     /// Encodes one WAL record straight into the WAL writer's buffer and hands it to
@@ -378,6 +409,18 @@ impl Inner {
         tenant: &str,
         groups: &[(&Labels, &[&Entry])],
     ) -> Applied {
+        self.apply_ids(w, tenant, groups, &[])
+    }
+
+    /// [`Inner::apply`] with the stream ids a push already looked up under the same
+    /// writer lock (`ids[i]` for `groups[i]`; `None` or missing: look up or create).
+    fn apply_ids(
+        &self,
+        w: &mut Writer,
+        tenant: &str,
+        groups: &[(&Labels, &[&Entry])],
+        ids: &[Option<u32>],
+    ) -> Applied {
         let cfg = self.cut_config();
         let mut out = Applied::default();
         let mut view = self.view.write();
@@ -389,8 +432,11 @@ impl Inner {
             .clone();
         let mut index = index.write();
         let wt = w.tenants.entry(tenant.to_owned()).or_default();
-        for (labels, ents) in groups {
-            let id = index.get_or_insert(labels);
+        for (i, (labels, ents)) in groups.iter().enumerate() {
+            let id = match ids.get(i).copied().flatten() {
+                Some(id) => id,
+                None => index.get_or_insert(labels),
+            };
             let (n, bytes) = view
                 .live
                 .insert(tenant, id, ents.iter().copied(), cfg, |e| {

@@ -154,9 +154,8 @@ impl Head {
         let (mut n, mut bytes) = (0u64, 0u64);
         let mut mem = self.mem_bytes.saturating_sub(s.buf.mem_bytes());
         let mut buf = Arc::make_mut(&mut s.buf);
-        // The arena grows by doubling up to a little over the block target, where the
-        // buffer is cut (the line crossing the target usually fits in the slack).
-        let cap = cfg.block_target_bytes + cfg.block_target_bytes / 16;
+        // Pages stay within the block target (a tiny target keeps tiny pages).
+        let cap = cfg.block_target_bytes;
         for e in entries {
             if !buf.insert_capped(e.ts, &e.line, &e.metadata, cap) {
                 continue;
@@ -168,10 +167,8 @@ impl Head {
                 let chunk = encode(buf, cfg);
                 mem += chunk.bytes.len();
                 s.chunks.push(Arc::new(chunk));
-                let old = std::mem::replace(&mut s.buf, Arc::new(HeadBuf::default()));
-                if let Ok(old) = Arc::try_unwrap(old) {
-                    old.recycle(cap);
-                }
+                // Dropping the cut buffer gives its full pages to the pool.
+                s.buf = Arc::new(HeadBuf::default());
                 buf = Arc::make_mut(&mut s.buf);
             }
         }
@@ -228,14 +225,24 @@ impl Head {
 
 /// Encodes a head buffer (already sorted and deduplicated) into a chunk.
 pub fn encode(buf: &HeadBuf, cfg: CutConfig) -> EncodedChunk {
-    if let Some(c) = buf.columns() {
-        return ChunkBuilder::encode_columns(
+    thread_local! {
+        /// The lines of a buffer made contiguous for the encoder (one per thread that
+        /// cuts or flushes: about one block target each).
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let encoded = SCRATCH.with(|scratch| {
+        let mut scratch = scratch.try_borrow_mut().ok()?;
+        let c = buf.columns(&mut scratch)?;
+        Some(ChunkBuilder::encode_columns(
             cfg.block_target_bytes,
             cfg.zstd_level,
             &c.ts,
             &c.lens,
             c.lines,
-        );
+        ))
+    });
+    if let Some(chunk) = encoded {
+        return chunk;
     }
     let mut b = ChunkBuilder::new(cfg.block_target_bytes, cfg.zstd_level);
     for (ts, line, meta) in buf.iter() {

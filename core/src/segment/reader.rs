@@ -53,17 +53,35 @@ impl Segment {
             streams: Vec::new(),
             chunks: Vec::new(),
         };
-        seg.parse()?;
+        seg.parse(&file, len)?;
         Ok(seg)
     }
 
-    fn parse(&mut self) -> Result<()> {
+    /// Verifies and parses header, trailer and footer. They are read from the file, not
+    /// through the map: a page touched through the map stays in the process's resident
+    /// set (with fault-around, tens to hundreds of KiB per segment), so a long ingest's
+    /// RSS would grow with every segment it flushed. Only queries touch the map.
+    fn parse(&mut self, file: &File, len: u64) -> Result<()> {
         let path = self.path.clone();
-        let b: &[u8] = &self.map;
-        codec::check_prefix(&path, b, MAGIC, VERSION)?;
-        let tlen = u16::from_le_bytes([b[PREFIX_LEN], b[PREFIX_LEN + 1]]) as usize;
+        let read_at = |off: u64, n: usize| -> Result<Vec<u8>> {
+            use std::io::{Read, Seek, SeekFrom};
+            let mut f = file;
+            let mut buf = vec![0u8; n];
+            f.seek(SeekFrom::Start(off))
+                .and_then(|_| f.read_exact(&mut buf))
+                .map_err(|e| Error::io(&path, e))?;
+            Ok(buf)
+        };
+        let prefix = read_at(0, PREFIX_LEN + 2)?;
+        codec::check_prefix(&path, &prefix, MAGIC, VERSION)?;
+        let tlen = u16::from_le_bytes([prefix[PREFIX_LEN], prefix[PREFIX_LEN + 1]]) as usize;
         let tenant_end = PREFIX_LEN + 2 + tlen;
-        let Some(hcrc) = le_u32_at(b, tenant_end) else {
+        let b = if (tenant_end + 4) as u64 <= len {
+            read_at(0, tenant_end + 4)?
+        } else {
+            prefix
+        };
+        let Some(hcrc) = le_u32_at(&b, tenant_end) else {
             return Err(Error::corrupt(
                 &path,
                 PREFIX_LEN as u64,
@@ -79,8 +97,8 @@ impl Segment {
             .map_err(|e| Error::corrupt(&path, PREFIX_LEN as u64 + 2, e.to_string()))?;
         let data_start = (tenant_end + 4) as u64;
 
-        let t_at = b.len() - TRAILER_LEN;
-        let t = &b[t_at..];
+        let t_at = len as usize - TRAILER_LEN;
+        let t = read_at(t_at as u64, TRAILER_LEN)?;
         if &t[32..] != TRAILER_MAGIC {
             return Err(Error::corrupt(
                 &path,
@@ -88,7 +106,7 @@ impl Segment {
                 "bad trailer magic (unfinished or truncated segment)",
             ));
         }
-        let tcrc = le_u32_at(t, 28).unwrap_or(0);
+        let tcrc = le_u32_at(&t, 28).unwrap_or(0);
         if crc32fast::hash(&t[..28]) != tcrc {
             return Err(Error::corrupt(
                 &path,
@@ -96,11 +114,11 @@ impl Segment {
                 "segment trailer CRC mismatch",
             ));
         }
-        let footer_off = le_u64_at(t, 0).unwrap_or(0);
-        let footer_len = le_u64_at(t, 8).unwrap_or(0);
-        let n_streams = le_u32_at(t, 16).unwrap_or(0);
-        let n_chunks = le_u32_at(t, 20).unwrap_or(0);
-        let fcrc = le_u32_at(t, 24).unwrap_or(0);
+        let footer_off = le_u64_at(&t, 0).unwrap_or(0);
+        let footer_len = le_u64_at(&t, 8).unwrap_or(0);
+        let n_streams = le_u32_at(&t, 16).unwrap_or(0);
+        let n_chunks = le_u32_at(&t, 20).unwrap_or(0);
+        let fcrc = le_u32_at(&t, 24).unwrap_or(0);
         if footer_off < data_start || footer_off.checked_add(footer_len) != Some(t_at as u64) {
             return Err(Error::corrupt(
                 &path,
@@ -110,7 +128,8 @@ impl Segment {
                 ),
             ));
         }
-        let footer = &b[footer_off as usize..t_at];
+        let footer = read_at(footer_off, t_at - footer_off as usize)?;
+        let footer = &footer[..];
         if crc32fast::hash(footer) != fcrc {
             return Err(Error::corrupt(
                 &path,
