@@ -192,7 +192,19 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
             replay.push((seq, path));
         }
     }
-    let wal_writer = WalWriter::create(&wal_dir, max_seq.max(1))?;
+    // An open that wrote nothing left its file as a bare header: append to it again
+    // rather than create a new file and delete that one (reads cost no file churn).
+    let reused = match replay.last() {
+        Some((seq, _)) => WalWriter::reopen_empty(&wal_dir, *seq)?,
+        None => None,
+    };
+    let wal_writer = match reused {
+        Some(w) => {
+            replay.pop();
+            w
+        }
+        None => WalWriter::create(&wal_dir, max_seq.max(1))?,
+    };
     let sync_file = Arc::new(sync_handle(wal_writer.path())?);
     let policy = Arc::new(RetentionPolicy::new(&opts)?);
     let inner = Inner {

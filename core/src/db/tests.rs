@@ -450,3 +450,30 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+#[test]
+fn opens_without_writes_reuse_the_empty_wal_file_and_later_pushes_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Db::open(dir.path(), carry_options()).unwrap());
+    let first = wal_seqs(dir.path());
+    assert_eq!(first.len(), 1, "{first:?}");
+    for _ in 0..3 {
+        let db = Db::open(dir.path(), carry_options()).unwrap();
+        db.close().unwrap();
+        assert_eq!(
+            wal_seqs(dir.path()),
+            first,
+            "a read-only open leaves the same file"
+        );
+    }
+    // The reused file takes pushes like a new one; they replay on the next open.
+    let db = Db::open(dir.path(), carry_options()).unwrap();
+    db.push("t", &carry_batch(0)).unwrap();
+    db.close().unwrap();
+    assert_eq!(wal_seqs(dir.path()), first);
+    let db = Db::open(dir.path(), carry_options()).unwrap();
+    assert_eq!(db.inner.view.read().live.entries(), 50);
+    assert_eq!(db.inner.recovery.wal_records, 1);
+    // A file holding records is replayed, not reused: writes go to a new file.
+    assert_eq!(wal_seqs(dir.path()), vec![first[0], first[0] + 1]);
+}

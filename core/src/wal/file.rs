@@ -1,7 +1,7 @@
 //! WAL files: the writer, the file listing and replay with torn-tail repair.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::codec::{self, put_prefix, put_u32, put_u64, PREFIX_LEN};
@@ -62,6 +62,8 @@ pub struct WalWriter {
     buf: Vec<u8>,
     /// Bytes handed to the OS so far (header included).
     flushed: u64,
+    /// Of those, the bytes known durable (fsynced by this writer).
+    synced: u64,
     poisoned: Option<String>,
 }
 
@@ -85,8 +87,43 @@ impl WalWriter {
             seq,
             buf: Vec::with_capacity(BUFFER_BYTES),
             flushed: HEADER_LEN as u64,
+            synced: HEADER_LEN as u64,
             poisoned: None,
         })
+    }
+
+    /// Reopens `dir/<seq:020>.wal` for appending when it is exactly an intact header
+    /// for `seq` and nothing else — what an open that wrote nothing leaves behind — so
+    /// that such an open (a query, `labels`, `stats`) neither creates, fsyncs nor
+    /// deletes a file. Gives `Ok(None)` when the file is anything else (missing,
+    /// longer, torn or corrupt: replay deals with it). The file and `dir` are fsynced
+    /// before it is used (cheap when they are durable already), in case the process that
+    /// created the file crashed before its own fsyncs.
+    pub fn reopen_empty(dir: &Path, seq: u64) -> Result<Option<WalWriter>> {
+        let path = wal_path(dir, seq);
+        let Ok(mut file) = OpenOptions::new().read(true).write(true).open(&path) else {
+            return Ok(None);
+        };
+        let mut header = [0u8; HEADER_LEN];
+        let intact = file.metadata().is_ok_and(|m| m.len() == HEADER_LEN as u64)
+            && file.read_exact(&mut header).is_ok()
+            && parse_header(&path, &header).is_ok_and(|s| s == seq);
+        if !intact {
+            return Ok(None);
+        }
+        file.seek(SeekFrom::End(0))
+            .map_err(|e| Error::io(&path, e))?;
+        file.sync_all().map_err(|e| Error::io(&path, e))?;
+        codec::sync_dir(dir)?;
+        Ok(Some(WalWriter {
+            file,
+            path,
+            seq,
+            buf: Vec::with_capacity(BUFFER_BYTES),
+            flushed: HEADER_LEN as u64,
+            synced: HEADER_LEN as u64,
+            poisoned: None,
+        }))
     }
 
     /// Frames `payload` (`len | crc32 | payload`) into the buffer, writing the buffer
@@ -191,12 +228,18 @@ impl WalWriter {
 
     /// [`write_out`](Self::write_out), then `fdatasync`: every appended record is
     /// durable when this returns.
+    /// Without anything appended since this writer's last sync, no fsync is needed
+    /// and none is made (closing a database that was only read costs no disk flush).
     pub fn sync(&mut self) -> Result<()> {
         self.write_out()?;
+        if self.flushed == self.synced {
+            return Ok(());
+        }
         if let Err(e) = self.file.sync_data() {
             self.poisoned = Some(format!("WAL fsync of {} failed: {e}", self.path.display()));
             return Err(Error::io(&self.path, e));
         }
+        self.synced = self.flushed;
         Ok(())
     }
 
@@ -538,6 +581,55 @@ mod tests {
         let mut w = WalWriter::create(d.path(), 0).unwrap();
         assert!(matches!(w.append(b""), Err(Error::InvalidArgument(_))));
         assert!(WalWriter::create(d.path(), 0).is_err());
+    }
+
+    #[test]
+    fn only_a_bare_intact_header_is_reopened_for_appending() {
+        let d = tempfile::tempdir().unwrap();
+        // A bare header (an open that wrote nothing): reopened, and what is appended
+        // after it replays.
+        drop(WalWriter::create(d.path(), 4).unwrap());
+        let mut w = WalWriter::reopen_empty(d.path(), 4)
+            .unwrap()
+            .expect("bare header");
+        assert_eq!((w.seq(), w.bytes_written()), (4, HEADER_LEN as u64));
+        w.append(b"after").unwrap();
+        w.sync().unwrap();
+        let p = w.path().to_path_buf();
+        drop(w);
+        assert_eq!(replay_all(&p).unwrap().0, vec![b"after".to_vec()]);
+        // Records in it, a missing file, another seq's header, a torn or corrupt header:
+        // never reopened (replay reports or truncates those).
+        assert!(WalWriter::reopen_empty(d.path(), 4).unwrap().is_none());
+        assert!(WalWriter::reopen_empty(d.path(), 5).unwrap().is_none());
+        drop(WalWriter::create(d.path(), 6).unwrap());
+        std::fs::rename(wal_path(d.path(), 6), wal_path(d.path(), 7)).unwrap();
+        assert!(WalWriter::reopen_empty(d.path(), 7).unwrap().is_none());
+        let header = encode_header(8);
+        std::fs::write(wal_path(d.path(), 8), &header[..HEADER_LEN - 1]).unwrap();
+        assert!(WalWriter::reopen_empty(d.path(), 8).unwrap().is_none());
+        let mut bad = header.clone();
+        bad[PREFIX_LEN] ^= 1;
+        std::fs::write(wal_path(d.path(), 8), &bad).unwrap();
+        assert!(WalWriter::reopen_empty(d.path(), 8).unwrap().is_none());
+    }
+
+    #[test]
+    fn sync_without_new_bytes_still_keeps_later_records_durable() {
+        let d = tempfile::tempdir().unwrap();
+        let mut w = WalWriter::create(d.path(), 0).unwrap();
+        w.sync().unwrap(); // nothing appended: no fsync needed
+        w.append(b"one").unwrap();
+        w.sync().unwrap();
+        w.sync().unwrap();
+        w.append(b"two").unwrap();
+        w.sync().unwrap();
+        let len = std::fs::metadata(w.path()).unwrap().len();
+        assert_eq!(len, w.bytes_written());
+        assert_eq!(
+            replay_all(w.path()).unwrap().0,
+            vec![b"one".to_vec(), b"two".to_vec()]
+        );
     }
 
     #[test]
