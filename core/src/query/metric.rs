@@ -40,6 +40,9 @@ use crate::labels::Labels;
 
 const NS_PER_MS: i64 = 1_000_000;
 
+/// Entries run through a pipeline between two looks at the deadline and cancel token.
+const CHECK_WITHIN_BATCH: usize = 4096;
+
 /// A node's value over all steps.
 enum Value {
     Matrix(Matrix),
@@ -464,7 +467,12 @@ fn read_samples(
             let mut kept = 0;
             let searched = search.is_some();
             let order = (0..n).map(|k| if searched { picked[k] as usize } else { k });
-            for i in order {
+            for (k, i) in order.enumerate() {
+                // A batch from the head can hold a whole stream's unflushed entries:
+                // look at the deadline and the cancel token inside it too.
+                if k % CHECK_WITHIN_BATCH == CHECK_WITHIN_BATCH - 1 {
+                    ctx.check()?;
+                }
                 let (ts, line) = (b.ts(i), b.line(i));
                 let md: &[(String, String)] = if has_md {
                     b.metadata(i, &mut md_scratch)
