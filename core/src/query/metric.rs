@@ -272,7 +272,10 @@ impl Evaluator<'_> {
         let (snap, ctx) = (self.snap, self.ctx);
         let fold = Fold::new(window, &self.steps);
         // Small tasks taken by whichever core is free: streams differ widely in size.
-        let parts = map_tasks(&ids, 4, |part| {
+        // A handful of streams (the loss-rate query selects 4 per side) go one per task
+        // so both cores get some.
+        let per_task = (ids.len() / 32).clamp(1, 4);
+        let parts = map_tasks(&ids, per_task, |part| {
             read_samples(
                 snap,
                 &ex,
