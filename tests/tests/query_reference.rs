@@ -233,6 +233,45 @@ fn log_case() -> impl Strategy<Value = LogCase> {
     })
 }
 
+/// Many streams (so the engine splits them over both cores and the parts cut each other
+/// short), dense timestamps shared across streams, and limits beyond one checkpoint.
+fn many_streams_log_case() -> impl Strategy<Value = LogCase> {
+    let apps = ["a", "b", "d", "e", "f", "g", "h", "i"];
+    let stream = (
+        prop::sample::select(apps.to_vec()),
+        prop::sample::select(vec!["prod", "dev"]),
+        prop::collection::vec((0i64..60, 1usize..8), 0..120),
+    );
+    (
+        prop::collection::vec(stream, 4..16),
+        (any::<bool>(), any::<bool>(), any::<bool>()),
+        (0u32..400, 0i64..20, 1i64..60),
+    )
+        .prop_map(|(raw, (filter, forward, flush), (limit, start_s, len_s))| {
+            let mut streams: BTreeMap<(String, String), Vec<(i64, String)>> = BTreeMap::new();
+            let mut n = 0;
+            for (app, env, entries) in raw {
+                let e = streams
+                    .entry((app.to_string(), env.to_string()))
+                    .or_default();
+                for (s, len) in entries {
+                    n += 1;
+                    e.push((s * S, format!("{n}{}", "x".repeat(len))));
+                }
+            }
+            LogCase {
+                streams,
+                selector: 3,
+                filter,
+                forward,
+                limit,
+                start_s,
+                len_s,
+                flush,
+            }
+        })
+}
+
 impl LogCase {
     /// Every entry sorted the way Loki merges them, cut at `limit`, grouped by labels.
     fn reference(&self) -> BTreeMap<String, Vec<(i64, String)>> {
@@ -268,6 +307,17 @@ proptest! {
 
     #[test]
     fn log_queries_match_the_sorting_reference(c in log_case()) {
+        check_log_case(&c)?;
+    }
+
+    #[test]
+    fn log_queries_over_many_streams_match_the_sorting_reference(c in many_streams_log_case()) {
+        check_log_case(&c)?;
+    }
+}
+
+fn check_log_case(c: &LogCase) -> Result<(), TestCaseError> {
+    {
         let labels: Vec<[(&str, &str); 2]> = c
             .streams
             .keys()
@@ -281,7 +331,11 @@ proptest! {
         let (_d, db) = db_with(&specs, c.flush);
         let filter = if c.filter { r#" |= "1""# } else { "" };
         let q = format!("{}{filter}", SELECTORS[c.selector].0);
-        let dir = if c.forward { logjar::Direction::Forward } else { logjar::Direction::Backward };
+        let dir = if c.forward {
+            logjar::Direction::Forward
+        } else {
+            logjar::Direction::Backward
+        };
         let req = QueryRequest::range(q.clone(), c.start_s * S, (c.start_s + c.len_s) * S)
             .with_limit(c.limit)
             .with_direction(dir);
@@ -293,6 +347,14 @@ proptest! {
             .iter()
             .map(|s| (s.labels.to_string(), s.entries.clone()))
             .collect();
-        prop_assert_eq!(got, c.reference(), "{} limit {} forward {}", q, c.limit, c.forward);
+        prop_assert_eq!(
+            got,
+            c.reference(),
+            "{} limit {} forward {}",
+            q,
+            c.limit,
+            c.forward
+        );
     }
+    Ok(())
 }

@@ -12,19 +12,24 @@
 //!
 //! The selected streams are split over two threads; each merges its streams up to
 //! `limit` entries, then the two partial answers are merged (the global first `limit`
-//! entries are among the union of each part's first `limit`).
+//! entries are among the union of each part's first `limit`). The parts tell each other
+//! how far they got ([`Progress`]): a part stops as soon as the entries the parts have
+//! taken, all ahead of its next one, number `limit`, so two parts together read about
+//! what one merge of every stream would, not twice as much.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
+use logjar_logql::syntax::Stage;
 use logjar_logql::LogExpr;
 use memchr::memmem::Finder;
+use parking_lot::Mutex;
 
 use super::context::{Ctx, Work};
 use super::error::QueryError;
 use super::metric::LiteralScan;
-use super::par::map_parts;
+use super::par::{map_parts, parts_for};
 use super::pipeline::{OutLabels, QueryPipeline, StreamProc};
 use super::request::QueryRequest;
 use super::StreamResult;
@@ -63,8 +68,9 @@ pub(crate) fn run(
     if limit == 0 || streams.is_empty() {
         return Ok(Vec::new());
     }
-    let parts = map_parts(&streams, |part| {
-        merge_part(snap, &pipeline, part, req, ctx, limit)
+    let progress = Progress::new(parts_for(streams.len()), keeps_stream_labels(log));
+    let parts = map_parts(&streams, |i, part| {
+        merge_part(snap, &pipeline, part, req, ctx, (limit, &progress, i))
     });
     let mut all = Vec::new();
     for p in parts {
@@ -73,6 +79,84 @@ pub(crate) fn run(
     all.sort_by(|a, b| merge_order(req.direction, a, b));
     let merged = dedup_take(all.into_iter(), limit);
     Ok(group(merged))
+}
+
+/// Whether every entry's final labels hold its stream's labels unchanged, so entries of
+/// different streams can never be equal (and deduplicated). `drop`, `keep`,
+/// `label_format` and `unpack` may change or remove stream labels; parsers and metadata
+/// that clash with a stream label are renamed `<name>_extracted` instead.
+fn keeps_stream_labels(log: &LogExpr) -> bool {
+    !log.pipeline.iter().any(|s| {
+        matches!(
+            s,
+            Stage::Drop(_) | Stage::Keep(_) | Stage::LabelFormat(_) | Stage::Unpack
+        )
+    })
+}
+
+/// What each part of a log query has taken so far, as checkpoints `(n, ts)`: the part
+/// had taken `n` entries, each with a timestamp at or ahead of `ts` in the query
+/// direction. Checkpoints grow in `n` and move in the query direction.
+///
+/// A part about to take entries at timestamp `t` may stop when its own taken entries
+/// plus, for every other part, the entries of its latest checkpoint strictly ahead of
+/// `t` number `limit`: entries at `t` or behind it would come after them all in the
+/// merged answer. Checkpoints (not just each part's latest count) let a part that is
+/// behind in time use what a part further back took before reaching its position.
+/// Only used when entries of different parts cannot be duplicates of each other
+/// ([`keeps_stream_labels`]); otherwise the final deduplication could leave fewer than
+/// `limit` of the counted entries.
+struct Progress {
+    parts: Vec<Mutex<Vec<(usize, i64)>>>,
+    enabled: bool,
+}
+
+/// Entries a part takes between two checkpoints.
+const CHECKPOINT_EVERY: usize = 16;
+
+impl Progress {
+    fn new(parts: usize, enabled: bool) -> Self {
+        Progress {
+            parts: (0..parts).map(|_| Mutex::new(Vec::new())).collect(),
+            enabled: enabled && parts > 1,
+        }
+    }
+
+    /// Records that part `me` has taken `n` entries, the last at `ts`, if enough were
+    /// taken since its last checkpoint (or `force`).
+    fn publish(&self, me: usize, n: usize, ts: i64, force: bool) {
+        if !self.enabled {
+            return;
+        }
+        let mut cps = self.parts[me].lock();
+        let last = cps.last().map_or(0, |c| c.0);
+        if n > last && (force || n >= last + CHECKPOINT_EVERY) {
+            cps.push((n, ts));
+        }
+    }
+
+    /// Entries other parts have taken that come strictly before timestamp `ts`.
+    fn ahead_of(&self, me: usize, ts: i64, dir: Direction) -> usize {
+        if !self.enabled {
+            return 0;
+        }
+        let ahead = |t: i64| match dir {
+            Direction::Forward => t < ts,
+            Direction::Backward => t > ts,
+        };
+        let mut n = 0;
+        for (i, p) in self.parts.iter().enumerate() {
+            if i == me {
+                continue;
+            }
+            let cps = p.lock();
+            let k = cps.partition_point(|&(_, t)| ahead(t));
+            if k > 0 {
+                n += cps[k - 1].0;
+            }
+        }
+        n
+    }
 }
 
 /// A stream being read a block at a time: its iterator, pipeline and the position of
@@ -251,7 +335,7 @@ fn merge_part(
     ids: &[(u32, Labels)],
     req: &QueryRequest,
     ctx: &Ctx,
-    limit: usize,
+    (limit, progress, me): (usize, &Progress, usize),
 ) -> Result<Vec<Out>, QueryError> {
     let mut work = Work::default();
     let dir = req.direction;
@@ -279,6 +363,10 @@ fn merge_part(
         let Some(ts) = heap.peek().map(|f| f.ts) else {
             break;
         };
+        if taken.len() + progress.ahead_of(me, ts, dir) >= limit {
+            // Enough entries ahead of `ts` across the parts: nothing here can make it.
+            break;
+        }
         group.clear();
         while let Some(f) = heap.peek() {
             if f.ts != ts {
@@ -309,6 +397,12 @@ fn merge_part(
                 taken.push(out);
             }
         }
+        if let Some(last) = taken.last() {
+            progress.publish(me, taken.len(), last.ts, false);
+        }
+    }
+    if let Some(last) = taken.last() {
+        progress.publish(me, taken.len(), last.ts, true);
     }
     for c in &cursors {
         ctx.add_store(&c.iter.read_stats());

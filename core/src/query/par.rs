@@ -14,17 +14,31 @@ fn threads() -> usize {
         .clamp(1, 2)
 }
 
-/// Runs `f` on contiguous parts of `items` in parallel and returns the results in part
-/// order. With one part, `f` runs on the calling thread.
-pub(crate) fn map_parts<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
-    let n = threads().min(items.len() / MIN_STREAMS_PER_THREAD).max(1);
+/// How many parts [`map_parts`] cuts `len` items into.
+pub(crate) fn parts_for(len: usize) -> usize {
+    threads().min(len / MIN_STREAMS_PER_THREAD).max(1)
+}
+
+/// Runs `f(part index, part)` on [`parts_for`]`(items.len())` contiguous parts of `items`
+/// in parallel and returns the results in part order. With one part, `f` runs on the
+/// calling thread.
+pub(crate) fn map_parts<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(usize, &[T]) -> R + Sync,
+) -> Vec<R> {
+    let n = parts_for(items.len());
     if n == 1 {
-        return vec![f(items)];
+        return vec![f(0, items)];
     }
     // Interleave by weight would be better; contiguous halves keep it simple.
     let size = items.len().div_ceil(n);
+    let f = &f;
     thread::scope(|s| {
-        let handles: Vec<_> = items.chunks(size).map(|part| s.spawn(|| f(part))).collect();
+        let handles: Vec<_> = items
+            .chunks(size)
+            .enumerate()
+            .map(|(i, part)| s.spawn(move || f(i, part)))
+            .collect();
         handles
             .into_iter()
             .map(|h| match h.join() {
