@@ -528,6 +528,8 @@ type SizesState = (Inflater, SizesScratch);
 
 thread_local! {
     static SIZES_STATE: RefCell<Option<SizesState>> = const { RefCell::new(None) };
+    /// The zstd context [`DecodedBlock::decode`] uses on this thread.
+    static DECODE_INFLATER: RefCell<Option<Inflater>> = const { RefCell::new(None) };
 }
 
 /// Decodes the timestamps and line lengths (never the lines). For a version 2 block,
@@ -605,7 +607,6 @@ pub struct DecodedBlock {
     meta_index: Vec<u32>,
     meta_pairs: Vec<(u32, u32)>,
     scratch: SizesScratch,
-    inflater: Option<Inflater>,
 }
 
 impl fmt::Debug for DecodedBlock {
@@ -636,7 +637,6 @@ impl DecodedBlock {
             meta_index: Vec::new(),
             meta_pairs: Vec::new(),
             scratch: SizesScratch { buf: Vec::new() },
-            inflater: None,
         }
     }
 
@@ -722,13 +722,23 @@ impl DecodedBlock {
     }
 
     fn decode(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
+        // One zstd context per thread, not per block buffer: a log query holds one
+        // decoded block per selected stream, and a context costs an allocation and its
+        // window buffers.
+        DECODE_INFLATER.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(Inflater::new()?);
+            }
+            let Some(inf) = slot.as_mut() else {
+                return Err(DecodeError::new(0, "no decompression state"));
+            };
+            self.decode_with(bytes, inf)
+        })
+    }
+
+    fn decode_with(&mut self, bytes: &[u8], inf: &mut Inflater) -> Result<(), DecodeError> {
         let mut h = open_block(bytes, true)?;
-        if self.inflater.is_none() {
-            self.inflater = Some(Inflater::new()?);
-        }
-        let Some(inf) = self.inflater.as_mut() else {
-            return Err(DecodeError::new(0, "no decompression state"));
-        };
         decode_sizes(&mut h, inf, &mut self.scratch, &mut self.ts, &mut self.lens)?;
         let n = h.n;
 
