@@ -123,15 +123,11 @@ impl Progress {
     }
 
     /// Records that part `me` has taken `n` entries, the last at `ts`, if enough were
-    /// taken since its last checkpoint (or `force`).
-    fn publish(&self, me: usize, n: usize, ts: i64, force: bool) {
-        if !self.enabled {
-            return;
-        }
-        let mut cps = self.parts[me].lock();
-        let last = cps.last().map_or(0, |c| c.0);
-        if n > last && (force || n >= last + CHECKPOINT_EVERY) {
-            cps.push((n, ts));
+    /// taken since its last checkpoint at `*published` entries (or `force`).
+    fn publish(&self, me: usize, (n, ts): (usize, i64), published: &mut usize, force: bool) {
+        if self.enabled && n > *published && (force || n >= *published + CHECKPOINT_EVERY) {
+            self.parts[me].lock().push((n, ts));
+            *published = n;
         }
     }
 
@@ -359,11 +355,15 @@ fn merge_part(
     }
     let mut taken: Vec<Out> = Vec::with_capacity(limit.min(4096));
     let mut group: Vec<Out> = Vec::new();
+    let (mut published, mut groups) = (0usize, 0u32);
     while taken.len() < limit {
         let Some(ts) = heap.peek().map(|f| f.ts) else {
             break;
         };
-        if taken.len() + progress.ahead_of(me, ts, dir) >= limit {
+        // Looking at the other parts every few timestamps is enough: stopping a little
+        // later only reads a little more.
+        groups = groups.wrapping_add(1);
+        if groups % 4 == 0 && taken.len() + progress.ahead_of(me, ts, dir) >= limit {
             // Enough entries ahead of `ts` across the parts: nothing here can make it.
             break;
         }
@@ -398,11 +398,11 @@ fn merge_part(
             }
         }
         if let Some(last) = taken.last() {
-            progress.publish(me, taken.len(), last.ts, false);
+            progress.publish(me, (taken.len(), last.ts), &mut published, false);
         }
     }
     if let Some(last) = taken.last() {
-        progress.publish(me, taken.len(), last.ts, true);
+        progress.publish(me, (taken.len(), last.ts), &mut published, true);
     }
     for c in &cursors {
         ctx.add_store(&c.iter.read_stats());
