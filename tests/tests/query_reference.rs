@@ -200,6 +200,8 @@ struct LogCase {
     streams: BTreeMap<(String, String), Vec<(i64, String)>>,
     selector: usize,
     filter: bool,
+    /// The filter as the regex `1{1,2}` (searched over whole blocks) instead of `"1"`.
+    regex: bool,
     forward: bool,
     limit: u32,
     start_s: i64,
@@ -210,26 +212,29 @@ struct LogCase {
 fn log_case() -> impl Strategy<Value = LogCase> {
     // Squeeze timestamps onto 30 whole seconds so that streams often share one and the
     // limit often cuts between entries with equal timestamps.
-    (case(), any::<bool>(), 0u32..30).prop_map(|(c, forward, limit)| LogCase {
-        streams: c
-            .streams
-            .into_iter()
-            .map(|(k, v)| {
-                (
-                    k,
-                    v.into_iter()
-                        .map(|(ts, l)| (ts / (10 * S) * S, l))
-                        .collect(),
-                )
-            })
-            .collect(),
-        selector: c.selector,
-        filter: c.filter,
-        forward,
-        limit,
-        start_s: c.start_s % 20,
-        len_s: c.len_s % 40 + 1,
-        flush: c.flush,
+    (case(), any::<bool>(), 0u32..30, any::<bool>()).prop_map(|(c, forward, limit, regex)| {
+        LogCase {
+            streams: c
+                .streams
+                .into_iter()
+                .map(|(k, v)| {
+                    (
+                        k,
+                        v.into_iter()
+                            .map(|(ts, l)| (ts / (10 * S) * S, l))
+                            .collect(),
+                    )
+                })
+                .collect(),
+            selector: c.selector,
+            filter: c.filter,
+            regex,
+            forward,
+            limit,
+            start_s: c.start_s % 20,
+            len_s: c.len_s % 40 + 1,
+            flush: c.flush,
+        }
     })
 }
 
@@ -244,32 +249,35 @@ fn many_streams_log_case() -> impl Strategy<Value = LogCase> {
     );
     (
         prop::collection::vec(stream, 4..16),
-        (any::<bool>(), any::<bool>(), any::<bool>()),
+        (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
         (0u32..400, 0i64..20, 1i64..60),
     )
-        .prop_map(|(raw, (filter, forward, flush), (limit, start_s, len_s))| {
-            let mut streams: BTreeMap<(String, String), Vec<(i64, String)>> = BTreeMap::new();
-            let mut n = 0;
-            for (app, env, entries) in raw {
-                let e = streams
-                    .entry((app.to_string(), env.to_string()))
-                    .or_default();
-                for (s, len) in entries {
-                    n += 1;
-                    e.push((s * S, format!("{n}{}", "x".repeat(len))));
+        .prop_map(
+            |(raw, (filter, regex, forward, flush), (limit, start_s, len_s))| {
+                let mut streams: BTreeMap<(String, String), Vec<(i64, String)>> = BTreeMap::new();
+                let mut n = 0;
+                for (app, env, entries) in raw {
+                    let e = streams
+                        .entry((app.to_string(), env.to_string()))
+                        .or_default();
+                    for (s, len) in entries {
+                        n += 1;
+                        e.push((s * S, format!("{n}{}", "x".repeat(len))));
+                    }
                 }
-            }
-            LogCase {
-                streams,
-                selector: 3,
-                filter,
-                forward,
-                limit,
-                start_s,
-                len_s,
-                flush,
-            }
-        })
+                LogCase {
+                    streams,
+                    selector: 3,
+                    filter,
+                    regex,
+                    forward,
+                    limit,
+                    start_s,
+                    len_s,
+                    flush,
+                }
+            },
+        )
 }
 
 impl LogCase {
@@ -329,7 +337,11 @@ fn check_log_case(c: &LogCase) -> Result<(), TestCaseError> {
             .map(|(l, e)| (&l[..], e.clone()))
             .collect();
         let (_d, db) = db_with(&specs, c.flush);
-        let filter = if c.filter { r#" |= "1""# } else { "" };
+        let filter = match (c.filter, c.regex) {
+            (false, _) => "",
+            (true, false) => r#" |= "1""#,
+            (true, true) => r#" |~ "1{1,2}""#,
+        };
         let q = format!("{}{filter}", SELECTORS[c.selector].0);
         let dir = if c.forward {
             logjar::Direction::Forward

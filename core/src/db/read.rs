@@ -1482,11 +1482,32 @@ impl<'a> EntryBatch<'a> {
     /// may be too (a match straddling two lines). Searches a decoded block's lines in one
     /// pass; appends to `out` (cleared first).
     pub fn lines_containing(&self, finder: &memchr::memmem::Finder<'_>, out: &mut Vec<u32>) {
+        self.pick_lines(out, |h| finder.find(h));
+    }
+
+    /// Indexes (in run order, ascending) of the entries whose line may match `re`: every
+    /// entry whose line matches is listed; a few that do not may be too (a match
+    /// straddling two lines). `re` must be
+    /// [`block_searchable`](logjar_logql::eval::linefilter::block_searchable), or lines
+    /// it matches may be missed. Searches a decoded block's lines in one pass, stopping
+    /// each search at the first position where a match ends; appends to `out` (cleared
+    /// first).
+    pub fn lines_matching(&self, re: &regex::bytes::Regex, out: &mut Vec<u32>) {
+        self.pick_lines(out, |h| re.shortest_match(h).map(|end| end - 1));
+    }
+
+    /// The lines where `search` finds something (a superset: see below). `search(haystack)` returns the offset
+    /// of a byte of the earliest match found (a match is never empty), or `None`.
+    /// The line holding that byte is picked and the search goes on at the next line, so
+    /// a line with a match of its own is picked even when an earlier match straddling
+    /// lines was found first. Once most of the lines searched hold a match, the rest of
+    /// the run is picked without searching.
+    fn pick_lines(&self, out: &mut Vec<u32>, search: impl Fn(&[u8]) -> Option<usize>) {
         out.clear();
         match self.src {
             BatchSrc::Owned(e) => {
                 for i in 0..self.len() {
-                    if finder.find(&e[self.at(i)].line).is_some() {
+                    if search(&e[self.at(i)].line).is_some() {
                         out.push(i as u32);
                     }
                 }
@@ -1499,7 +1520,7 @@ impl<'a> EntryBatch<'a> {
                 let stop = offs[hi] as usize;
                 let mut line = lo;
                 while pos < stop {
-                    let Some(hit) = finder.find(&buf[pos..stop]) else {
+                    let Some(hit) = search(&buf[pos..stop]) else {
                         break;
                     };
                     let at = pos + hit;
@@ -1508,6 +1529,12 @@ impl<'a> EntryBatch<'a> {
                     out.push(line as u32);
                     line += 1;
                     pos = offs[line] as usize;
+                    if out.len() >= DENSE_AFTER && out.len() * 4 > (line - lo) * 3 {
+                        // Most lines hit: searching on costs more than it skips. Pick
+                        // the rest; the caller's filters test every picked line anyway.
+                        out.extend(line as u32..hi as u32);
+                        break;
+                    }
                 }
                 if self.dir == Direction::Backward {
                     let n = self.len() as u32;
@@ -1524,6 +1551,10 @@ impl<'a> EntryBatch<'a> {
         }
     }
 }
+
+/// Lines picked by a search before [`EntryBatch::pick_lines`] may decide that most lines
+/// hit and stop searching.
+const DENSE_AFTER: usize = 32;
 
 impl Snapshot {
     /// The entries of stream `id` in `[start, end)` as [`Snapshot::stream`] returns
@@ -1642,6 +1673,20 @@ mod tests {
                 .collect();
             assert!(hits.windows(2).all(|w| w[0] < w[1]), "{hits:?}");
             assert!(want.iter().all(|i| hits.contains(i)), "{want:?} ⊄ {hits:?}");
+            // So does the regex search, for a regex whose matches can straddle lines.
+            for re in [r"1.{0,9}2", r"(?i)3|x4", r"[0-9]{2}"] {
+                let re = regex::bytes::Regex::new(re).unwrap();
+                assert!(logjar_logql::eval::linefilter::block_searchable(&re));
+                b.lines_matching(&re, &mut hits);
+                let want: Vec<u32> = (0..b.len() as u32)
+                    .filter(|&i| re.is_match(b.line(i as usize)))
+                    .collect();
+                assert!(hits.windows(2).all(|w| w[0] < w[1]), "{hits:?}");
+                assert!(
+                    want.iter().all(|i| hits.contains(i)),
+                    "{re}: {want:?} ⊄ {hits:?}"
+                );
+            }
         }
         assert!(!it.advance().unwrap());
         out

@@ -23,12 +23,11 @@ use std::sync::Arc;
 
 use logjar_logql::syntax::Stage;
 use logjar_logql::LogExpr;
-use memchr::memmem::Finder;
 use parking_lot::Mutex;
 
 use super::context::{Ctx, Work};
 use super::error::QueryError;
-use super::metric::LiteralScan;
+use super::metric::{LineSearch, LiteralScan};
 use super::par::{map_parts, parts_for};
 use super::pipeline::{OutLabels, QueryPipeline, StreamProc};
 use super::request::QueryRequest;
@@ -162,7 +161,7 @@ struct Cursor {
     pipe: StreamProc,
     /// Run index of the next entry; meaningful after `advance` returned a timestamp.
     pos: usize,
-    /// With a required literal: the run indexes whose lines may contain it, and the
+    /// With a [`LineSearch`]: the run indexes whose lines it picked, and the
     /// position in that list of `pos`.
     picked: Vec<u32>,
     pick: usize,
@@ -172,7 +171,7 @@ struct Cursor {
     loaded: bool,
     /// The cursor waits at the end of a run without candidates: nothing to take.
     at_run_end: bool,
-    /// Whether the current run was searched for the required literal (`picked` holds
+    /// Whether the current run was searched ([`LineSearch`]) (`picked` holds
     /// the candidates) or is walked entry by entry.
     searching: bool,
     scan: LiteralScan,
@@ -219,7 +218,7 @@ impl Cursor {
     /// when given); returns its timestamp. Entries passed over count as read.
     fn advance(
         &mut self,
-        finder: Option<&Finder<'_>>,
+        finder: Option<&LineSearch<'_>>,
         work: &mut Work,
         ctx: &Ctx,
     ) -> Result<Option<i64>, QueryError> {
@@ -266,7 +265,7 @@ impl Cursor {
             self.run_len = self.iter.batch().len();
             self.searching = false;
             if let Some(f) = finder.filter(|_| self.scan.worth_it()) {
-                self.iter.batch().lines_containing(f, &mut self.picked);
+                f.pick(&self.iter.batch(), &mut self.picked);
                 self.searching = true;
             }
         }
@@ -335,8 +334,7 @@ fn merge_part(
 ) -> Result<Vec<Out>, QueryError> {
     let mut work = Work::default();
     let dir = req.direction;
-    let literal = pipeline.required_literal();
-    let finder = literal.map(Finder::new);
+    let finder = LineSearch::new(pipeline.line_filter_prefix());
     let finder = finder.as_ref();
     let mut cursors: Vec<Cursor> = ids
         .iter()

@@ -53,10 +53,9 @@ impl QueryPipeline {
         })
     }
 
-    /// The longest literal every line the pipeline keeps must contain, if any (from its
-    /// leading line filters).
-    pub fn required_literal(&self) -> Option<&[u8]> {
-        self.inner.line_filter_prefix().required_literal()
+    /// The leading line filters (every line the pipeline keeps passes them).
+    pub fn line_filter_prefix(&self) -> &logjar_logql::eval::pipeline::LineFilters {
+        self.inner.line_filter_prefix()
     }
 
     /// The per-stream state for a stream with these labels.

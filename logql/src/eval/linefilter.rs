@@ -14,6 +14,10 @@
 //!   `regex::bytes`, whose literal prefilters (including case-insensitive alternations
 //!   such as `(?i)timeout|refused`, searched with Teddy/Aho–Corasick) skip most of the
 //!   line before the regex engine runs. No filter allocates per line.
+//! - Storage can search a whole block of lines at once for what every kept line must
+//!   hold: [`LineFilter::required_literal`], else [`LineFilter::required_regex`] (a
+//!   regex [`block_searchable`] over lines joined end to end); the filters then test
+//!   only the lines that search picked.
 
 use memchr::memmem::Finder;
 use regex::bytes::Regex;
@@ -65,6 +69,35 @@ fn literal_of(hir: &Hir) -> Option<Vec<u8>> {
         }
         _ => None,
     }
+}
+
+/// Longest match a block-searchable regex may have (see [`block_searchable`]).
+const MAX_BLOCK_MATCH: usize = 256;
+
+/// Whether `re` may be searched over lines concatenated without separators.
+///
+/// Correctness: for every line the regex matches on its own, such a search must find a
+/// match ending in that line or in an earlier one (so a search that restarts after the
+/// line where each match ends misses no matching line). That holds when the regex has
+/// no assertions (`^`, `$`, `\b`, `\B`, …), which would see a neighbour line's bytes,
+/// and cannot match the empty string, which an empty line matches without holding a
+/// byte of the concatenation.
+///
+/// Speed: matches are also at most 256 bytes long, so a search never runs on across
+/// many lines: `err.*timeout` over joined lines would scan from each `err` to the next
+/// `timeout`, wherever it is, and pick lines that do not match.
+pub fn block_searchable(re: &Regex) -> bool {
+    let Ok(hir) = regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(re.as_str())
+    else {
+        return false;
+    };
+    let props = hir.properties();
+    props.look_set().is_empty()
+        && props.minimum_len().is_some_and(|n| n > 0)
+        && props.maximum_len().is_some_and(|n| n <= MAX_BLOCK_MATCH)
 }
 
 impl LineFilter {
@@ -226,6 +259,26 @@ impl LineFilter {
         self.negated
     }
 
+    /// A regex every matching line must match, if this filter is a positive `|~` with
+    /// one alternative that can be searched for over many lines joined end to end (see
+    /// [`block_searchable`]). Filters with a literal give [`Self::required_literal`]
+    /// instead.
+    ///
+    /// ```
+    /// use logjar_logql::eval::linefilter::LineFilter;
+    /// assert!(LineFilter::regex(&["(?i)timeout|refused"]).unwrap().required_regex().is_some());
+    /// assert!(LineFilter::regex(&["^GET"]).unwrap().required_regex().is_none()); // anchored
+    /// assert!(LineFilter::not_regex(&["err.r"]).unwrap().required_regex().is_none());
+    /// ```
+    pub fn required_regex(&self) -> Option<&Regex> {
+        match &self.kind {
+            Kind::Regex(rs) if !self.negated && rs.len() == 1 && block_searchable(&rs[0]) => {
+                Some(&rs[0])
+            }
+            _ => None,
+        }
+    }
+
     /// A byte string every matching line must contain, if this filter has one: the
     /// storage layer may skip blocks that do not contain it. Only positive filters
     /// with a single alternative give one (a literal, a literal regex, or the longest
@@ -297,6 +350,38 @@ mod tests {
         let mixed = LineFilter::regex(&["a.b", "lit"]).unwrap();
         assert!(mixed.matches(b"a lit"));
         assert!(mixed.matches(b"axb"));
+    }
+
+    #[test]
+    fn required_regexes_are_searchable_over_joined_lines() {
+        let req = |e: &str| {
+            LineFilter::regex(&[e])
+                .unwrap()
+                .required_regex()
+                .map(|r| r.as_str().to_string())
+        };
+        assert_eq!(
+            req("(?i)timeout|refused").as_deref(),
+            Some("(?i)timeout|refused")
+        );
+        assert_eq!(req("status=5[0-9]{2}").as_deref(), Some("status=5[0-9]{2}"));
+        // unbounded matches could run on across many joined lines
+        assert_eq!(req("err.*x"), None);
+        assert_eq!(req("[a-z]+ing"), None);
+        // literal regexes become contains filters, which give a required literal
+        assert_eq!(req("abc"), None);
+        // assertions and empty matches are not searchable over joined lines
+        for e in ["^a.c", "a.c$", r"\bword", r"x\B", "a*", "(?:x|)", ""] {
+            assert_eq!(req(e), None, "{e}");
+        }
+        assert!(LineFilter::regex(&["a.c", "d.f"])
+            .unwrap()
+            .required_regex()
+            .is_none());
+        assert!(LineFilter::not_regex(&["a.c"])
+            .unwrap()
+            .required_regex()
+            .is_none());
     }
 
     #[test]

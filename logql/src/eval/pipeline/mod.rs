@@ -115,6 +115,13 @@ impl LineFilters {
             .filter_map(LineStage::required_literal)
             .max_by_key(|l| l.len())
     }
+
+    /// A regex every passing line must match, searchable over lines joined end to end
+    /// ([`block_searchable`](crate::eval::linefilter::block_searchable)): the first
+    /// such `|~` filter, if any.
+    pub fn required_regex(&self) -> Option<&regex::bytes::Regex> {
+        self.stages.iter().find_map(LineStage::required_regex)
+    }
 }
 
 #[derive(Debug)]

@@ -124,6 +124,13 @@ impl LineStage {
             LineStage::Mixed { .. } => None,
         }
     }
+
+    pub(crate) fn required_regex(&self) -> Option<&regex::bytes::Regex> {
+        match self {
+            LineStage::Single(f) => f.required_regex(),
+            LineStage::Mixed { .. } => None,
+        }
+    }
 }
 
 /// A `drop`/`keep` selection.
