@@ -67,7 +67,22 @@ pub(crate) fn run(
     if limit == 0 || streams.is_empty() {
         return Ok(Vec::new());
     }
-    let progress = Progress::new(parts_for(streams.len()), keeps_stream_labels(log));
+    let keeps = keeps_stream_labels(log);
+    let parts_n = parts_for(streams.len());
+    let streams = if keeps && parts_n > 1 {
+        // Deal the streams out in turn, so each part gets a share of every kind of
+        // stream (neighbouring ids are often alike). The order of streams inside a part
+        // cannot change the answer here: entries of different streams never tie on
+        // labels.
+        let mut dealt: Vec<(u32, Labels)> = Vec::with_capacity(streams.len());
+        for k in 0..parts_n {
+            dealt.extend(streams.iter().skip(k).step_by(parts_n).cloned());
+        }
+        dealt
+    } else {
+        streams
+    };
+    let progress = Progress::new(parts_n, keeps);
     let parts = map_parts(&streams, |i, part| {
         merge_part(snap, &pipeline, part, req, ctx, (limit, &progress, i))
     });

@@ -30,7 +30,7 @@ pub(crate) fn map_parts<T: Sync, R: Send>(
     if n == 1 {
         return vec![f(0, items)];
     }
-    // Interleave by weight would be better; contiguous halves keep it simple.
+    // Contiguous parts; callers that want a mix deal their items out first.
     let size = items.len().div_ceil(n);
     let f = &f;
     thread::scope(|s| {
