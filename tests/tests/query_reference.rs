@@ -51,6 +51,29 @@ struct Case {
     flush: bool,
 }
 
+/// A generated stream: app, env and entries `(time units, line length)`.
+type GenStream = (&'static str, &'static str, Vec<(i64, usize)>);
+/// Entries `(ts ns, line)` by `(app, env)`.
+type Streams = BTreeMap<(String, String), Vec<(i64, String)>>;
+
+/// Streams keyed by `(app, env)` from generated `(app, env, [(time units, length)])`:
+/// entry `n` (counted over all streams) gets the line `n` followed by `length` x's, so
+/// every line is distinct, at `time units × unit` ns.
+fn numbered_streams(raw: Vec<GenStream>, unit: i64) -> Streams {
+    let mut streams = Streams::new();
+    let mut n = 0;
+    for (app, env, entries) in raw {
+        let e = streams
+            .entry((app.to_string(), env.to_string()))
+            .or_default();
+        for (t, len) in entries {
+            n += 1;
+            e.push((t * unit, format!("{n}{}", "x".repeat(len))));
+        }
+    }
+    streams
+}
+
 fn case() -> impl Strategy<Value = Case> {
     // Tenths of seconds: entries often sit exactly on window edges (whole seconds).
     let entry = (0i64..3000, 1usize..20);
@@ -67,17 +90,7 @@ fn case() -> impl Strategy<Value = Case> {
     )
         .prop_map(
             |(raw, (selector, op, filter), (r, st, agg), (start_s, len_s, flush))| {
-                let mut streams: BTreeMap<(String, String), Vec<(i64, String)>> = BTreeMap::new();
-                let mut n = 0;
-                for (app, env, entries) in raw {
-                    let e = streams
-                        .entry((app.to_string(), env.to_string()))
-                        .or_default();
-                    for (tenths, len) in entries {
-                        n += 1;
-                        e.push((tenths * 100 * MS, format!("{n}{}", "x".repeat(len))));
-                    }
-                }
+                let streams = numbered_streams(raw, 100 * MS);
                 Case {
                     streams,
                     selector,
@@ -254,17 +267,7 @@ fn many_streams_log_case() -> impl Strategy<Value = LogCase> {
     )
         .prop_map(
             |(raw, (filter, regex, forward, flush), (limit, start_s, len_s))| {
-                let mut streams: BTreeMap<(String, String), Vec<(i64, String)>> = BTreeMap::new();
-                let mut n = 0;
-                for (app, env, entries) in raw {
-                    let e = streams
-                        .entry((app.to_string(), env.to_string()))
-                        .or_default();
-                    for (s, len) in entries {
-                        n += 1;
-                        e.push((s * S, format!("{n}{}", "x".repeat(len))));
-                    }
-                }
+                let streams = numbered_streams(raw, S);
                 LogCase {
                     streams,
                     selector: 3,
