@@ -106,40 +106,65 @@ impl Labels {
     /// A stable 64-bit hash of the set (xxh3 over `name 0xff value 0xff ...`); the same
     /// on every platform and version, so it may be stored on disk.
     pub fn fingerprint(&self) -> u64 {
-        // The usual small set is laid out on the stack and hashed in one call (xxh3's
-        // one-shot and streaming forms give the same hash); a large one is streamed.
-        let mut buf = [0u8; 512];
-        let mut at = 0;
+        let mut f = Fingerprint::new();
         for (n, v) in &self.0 {
-            let end = at + n.len() + v.len() + 2;
-            if end > buf.len() {
-                return self.fingerprint_streamed();
-            }
-            buf[at..at + n.len()].copy_from_slice(n.as_bytes());
-            at += n.len();
-            buf[at] = 0xff;
-            buf[at + 1..at + 1 + v.len()].copy_from_slice(v.as_bytes());
-            buf[end - 1] = 0xff;
-            at = end;
+            f.push(n, v);
         }
-        xxhash_rust::xxh3::xxh3_64(&buf[..at])
-    }
-
-    /// [`Labels::fingerprint`] through the streaming hasher (any size).
-    fn fingerprint_streamed(&self) -> u64 {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for (n, v) in &self.0 {
-            h.update(n.as_bytes());
-            h.update(&[0xff]);
-            h.update(v.as_bytes());
-            h.update(&[0xff]);
-        }
-        h.digest()
+        f.finish()
     }
 
     /// Consumes the set, returning the sorted pairs.
     pub fn into_vec(self) -> Vec<(String, String)> {
         self.0
+    }
+}
+
+/// [`Labels::fingerprint`] of pairs given one at a time, in order (no `Labels` needed).
+pub(crate) struct Fingerprint {
+    /// The usual small set is laid out on the stack and hashed in one call (xxh3's
+    /// one-shot and streaming forms give the same hash); a large one is streamed.
+    buf: [u8; 512],
+    at: usize,
+    streamed: Option<Box<xxhash_rust::xxh3::Xxh3>>,
+}
+
+impl Fingerprint {
+    pub(crate) fn new() -> Self {
+        Fingerprint {
+            buf: [0; 512],
+            at: 0,
+            streamed: None,
+        }
+    }
+
+    pub(crate) fn push(&mut self, name: &str, value: &str) {
+        let (n, v) = (name.as_bytes(), value.as_bytes());
+        let end = self.at + n.len() + v.len() + 2;
+        if self.streamed.is_none() && end <= self.buf.len() {
+            let at = self.at;
+            self.buf[at..at + n.len()].copy_from_slice(n);
+            self.buf[at + n.len()] = 0xff;
+            self.buf[at + n.len() + 1..end - 1].copy_from_slice(v);
+            self.buf[end - 1] = 0xff;
+            self.at = end;
+            return;
+        }
+        let h = self.streamed.get_or_insert_with(|| {
+            let mut h = Box::new(xxhash_rust::xxh3::Xxh3::new());
+            h.update(&self.buf[..self.at]);
+            h
+        });
+        h.update(n);
+        h.update(&[0xff]);
+        h.update(v);
+        h.update(&[0xff]);
+    }
+
+    pub(crate) fn finish(&self) -> u64 {
+        match &self.streamed {
+            Some(h) => h.digest(),
+            None => xxhash_rust::xxh3::xxh3_64(&self.buf[..self.at]),
+        }
     }
 }
 
@@ -241,7 +266,14 @@ mod tests {
             Labels::new([("app", "api"), ("env", "prod"), ("host", "node-17")]).unwrap(),
             Labels::new([("a", long.as_str()), ("b", long.as_str())]).unwrap(),
         ] {
-            assert_eq!(l.fingerprint(), l.fingerprint_streamed());
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            for (n, v) in l.iter() {
+                h.update(n.as_bytes());
+                h.update(&[0xff]);
+                h.update(v.as_bytes());
+                h.update(&[0xff]);
+            }
+            assert_eq!(l.fingerprint(), h.digest(), "{l}");
         }
         // Pinned value: the fingerprint is stored on disk.
         assert_eq!(

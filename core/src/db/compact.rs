@@ -204,7 +204,7 @@ impl Inner {
             let cuts: Vec<i64> = seg
                 .streams()
                 .iter()
-                .map(|s| cutoffs.cutoff(&s.labels))
+                .map(|s| cutoffs.cutoff(s.labels()))
                 .collect();
             let mut all_expired = true;
             let mut expired_raw = 0u64;
@@ -227,7 +227,7 @@ impl Inner {
             }
             if !all_expired {
                 for (si, st) in seg.streams().iter().enumerate() {
-                    for d in due.iter().filter(|d| d.matches_stream(&st.labels)) {
+                    for d in due.iter().filter(|d| d.matches_stream(st.labels())) {
                         if seg
                             .chunks()
                             .iter()
@@ -350,7 +350,7 @@ impl Inner {
                 let st = &seg.streams()[c.stream as usize];
                 streams
                     .entry(st.stream_id)
-                    .or_insert_with(|| (&st.labels, Vec::new()))
+                    .or_insert_with(|| (st.labels(), Vec::new()))
                     .1
                     .push((seg, c));
             }
@@ -430,7 +430,7 @@ impl Inner {
                     .any(|s| {
                         s.seg.chunks().iter().any(|c| {
                             d.overlaps(c.min_ts, c.max_ts)
-                                && d.matches_stream(&s.seg.streams()[c.stream as usize].labels)
+                                && d.matches_stream(s.seg.streams()[c.stream as usize].labels())
                         })
                     });
                 let heads = view

@@ -309,7 +309,7 @@ fn covers(ix: &LabelIndex, segs: &TenantSegs) -> bool {
         s.seg
             .streams()
             .iter()
-            .all(|st| ix.labels(st.stream_id) == Some(&st.labels))
+            .all(|st| ix.labels(st.stream_id).is_some_and(|l| st.has_labels(l)))
     })
 }
 
@@ -322,7 +322,7 @@ fn rebuild_index(segs: &TenantSegs) -> Result<LabelIndex> {
         for st in s.seg.streams() {
             by_id
                 .entry(st.stream_id)
-                .or_insert_with(|| st.labels.clone());
+                .or_insert_with(|| st.labels().clone());
         }
     }
     let mut ix = LabelIndex::new();

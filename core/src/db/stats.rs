@@ -249,7 +249,7 @@ impl Inner {
                     .seg
                     .streams()
                     .iter()
-                    .map(|st| cutoffs.cutoff(&st.labels))
+                    .map(|st| cutoffs.cutoff(st.labels()))
                     .collect();
                 for c in s.seg.chunks() {
                     t.chunks += 1;

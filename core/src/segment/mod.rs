@@ -33,7 +33,7 @@
 //! assert_eq!(seg.tenant(), "fake");
 //! assert_eq!(seg.streams()[0].stream_id, 7);
 //! let c = &seg.chunks()[0];
-//! assert_eq!(seg.streams()[c.stream as usize].labels, labels);
+//! assert_eq!(seg.streams()[c.stream as usize].labels(), &labels);
 //! let mut out = DecodedBlock::new();
 //! seg.decode_block(&c.blocks[0], &mut out).unwrap();
 //! assert_eq!(out.line(1), b"world");
@@ -42,11 +42,16 @@
 mod reader;
 mod writer;
 
+use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use crate::chunk::BlockMeta;
+use crate::codec::Reader;
 use crate::error::Result;
 use crate::labels::Labels;
+use crate::wal::record::decode_labels;
 
 pub use reader::Segment;
 pub use writer::{SegmentSummary, SegmentWriter};
@@ -81,14 +86,113 @@ pub(crate) fn parse_hex16(stem: &str) -> Option<u64> {
 }
 
 /// A stream stored in a segment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// An opened segment checks every stream's labels (valid, sorted, matching the
+/// fingerprint) but builds a stream's [`Labels`] only when [`labels`](Self::labels) is
+/// first called: opening a database reads the label sets from its index file, and
+/// most segment streams are never asked for theirs.
+#[derive(Clone)]
 pub struct SegmentStream {
     /// The engine's stream id, as given to [`SegmentWriter::add_chunk`].
     pub stream_id: u32,
-    /// `labels.fingerprint()`, checked when the segment is opened.
+    /// `labels().fingerprint()`, checked when the segment is opened.
     pub fingerprint: u64,
+    labels: StreamLabels,
+}
+
+#[derive(Clone)]
+enum StreamLabels {
+    /// A stream being written.
+    Built(Labels),
+    /// `footer[range]` holds the checked encoding (`count | (name, value)*`).
+    Encoded {
+        footer: Arc<[u8]>,
+        range: Range<usize>,
+        built: OnceLock<Labels>,
+    },
+}
+
+impl SegmentStream {
+    pub(crate) fn new(stream_id: u32, labels: Labels) -> Self {
+        SegmentStream {
+            stream_id,
+            fingerprint: labels.fingerprint(),
+            labels: StreamLabels::Built(labels),
+        }
+    }
+
+    /// A stream whose labels `footer[range]` were checked and hash to `fingerprint`.
+    pub(crate) fn encoded(
+        stream_id: u32,
+        fingerprint: u64,
+        footer: Arc<[u8]>,
+        range: Range<usize>,
+    ) -> Self {
+        SegmentStream {
+            stream_id,
+            fingerprint,
+            labels: StreamLabels::Encoded {
+                footer,
+                range,
+                built: OnceLock::new(),
+            },
+        }
+    }
+
     /// The stream's labels.
-    pub labels: Labels,
+    pub fn labels(&self) -> &Labels {
+        match &self.labels {
+            StreamLabels::Built(l) => l,
+            StreamLabels::Encoded {
+                footer,
+                range,
+                built,
+            } => built.get_or_init(|| {
+                let mut r = Reader::new(&footer[range.clone()]);
+                // Checked when the segment was opened: this cannot fail.
+                decode_labels(&mut r).unwrap_or_else(|e| {
+                    log::error!("segment stream labels failed to decode after their check: {e}");
+                    Labels::default()
+                })
+            }),
+        }
+    }
+
+    /// Whether the stream's labels are `labels`, told without building them.
+    pub fn has_labels(&self, labels: &Labels) -> bool {
+        match &self.labels {
+            StreamLabels::Built(l) => l == labels,
+            StreamLabels::Encoded { footer, range, .. } => {
+                let mut r = Reader::new(&footer[range.clone()]);
+                let same =
+                    |r: &mut Reader<'_>, want: &str| r.str("label").is_ok_and(|got| got == want);
+                r.count(2, "label count").is_ok_and(|n| n == labels.len())
+                    && labels
+                        .iter()
+                        .all(|(n, v)| same(&mut r, n) && same(&mut r, v))
+            }
+        }
+    }
+}
+
+impl PartialEq for SegmentStream {
+    fn eq(&self, other: &Self) -> bool {
+        self.stream_id == other.stream_id
+            && self.fingerprint == other.fingerprint
+            && self.labels() == other.labels()
+    }
+}
+
+impl Eq for SegmentStream {}
+
+impl fmt::Debug for SegmentStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SegmentStream")
+            .field("stream_id", &self.stream_id)
+            .field("fingerprint", &self.fingerprint)
+            .field("labels", self.labels())
+            .finish()
+    }
 }
 
 /// A chunk stored in a segment.

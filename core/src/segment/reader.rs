@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use memmap2::Mmap;
 
@@ -10,7 +11,7 @@ use crate::chunk::{self, stored_crc, BlockMeta, DecodedBlock, EncodedChunk};
 use crate::codec::{self, le_u32_at, le_u64_at, DecodeError, Reader, PREFIX_LEN};
 use crate::error::{Error, Result};
 use crate::labels::validate_tenant;
-use crate::wal::record::decode_labels;
+use crate::wal::record::check_labels;
 
 /// An open, memory-mapped segment. `Send + Sync`: share it as `Arc<Segment>`.
 #[derive(Debug)]
@@ -128,9 +129,8 @@ impl Segment {
                 ),
             ));
         }
-        let footer = read_at(footer_off, t_at - footer_off as usize)?;
-        let footer = &footer[..];
-        if crc32fast::hash(footer) != fcrc {
+        let footer: Arc<[u8]> = read_at(footer_off, t_at - footer_off as usize)?.into();
+        if crc32fast::hash(&footer) != fcrc {
             return Err(Error::corrupt(
                 &path,
                 footer_off,
@@ -138,7 +138,7 @@ impl Segment {
             ));
         }
         let (streams, chunks) = parse_footer(
-            footer,
+            &footer,
             footer_off as usize,
             data_start,
             footer_off,
@@ -271,7 +271,7 @@ impl Segment {
 }
 
 fn parse_footer(
-    footer: &[u8],
+    footer: &Arc<[u8]>,
     base: usize,
     data_start: u64,
     data_end: u64,
@@ -289,18 +289,20 @@ fn parse_footer(
         let stream_id = r.uvarint_u32("stream id")?;
         let at = r.pos();
         let fingerprint = r.u64("fingerprint")?;
-        let labels = decode_labels(&mut r)?;
-        if labels.fingerprint() != fingerprint {
+        let labels_at = r.pos();
+        if check_labels(&mut r)? != fingerprint {
             return Err(DecodeError::new(
                 base + at,
                 "fingerprint does not match the labels",
             ));
         }
-        streams.push(SegmentStream {
+        let range = labels_at..r.pos();
+        streams.push(SegmentStream::encoded(
             stream_id,
             fingerprint,
-            labels,
-        });
+            footer.clone(),
+            range,
+        ));
     }
     let mut ids: Vec<u32> = streams.iter().map(|s| s.stream_id).collect();
     ids.sort_unstable();

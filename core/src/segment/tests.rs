@@ -49,7 +49,17 @@ fn round_trip() {
     assert_eq!(seg.file_bytes(), sum.file_bytes);
     assert_eq!(seg.streams().len(), 2);
     assert_eq!(seg.streams()[0].stream_id, 5);
-    assert_eq!(seg.streams()[1].labels, labels("db"));
+    assert_eq!(seg.streams()[1].labels(), &labels("db"));
+    // Told from the encoded footer, before and after the labels are built.
+    assert!(seg.streams()[0].has_labels(&labels("api")));
+    assert!(!seg.streams()[0].has_labels(&labels("db")));
+    assert!(!seg.streams()[0].has_labels(&Labels::new([("app", "db"), ("x", "y")]).unwrap()));
+    assert_eq!(
+        seg.streams()[0].fingerprint,
+        seg.streams()[0].labels().fingerprint()
+    );
+    let l0 = seg.streams()[0].labels().clone();
+    assert!(seg.streams()[0].has_labels(&l0));
     assert_eq!(seg.chunks().len(), 4);
     assert!(seg.chunks()[3].blocks.is_empty());
     let mut out = DecodedBlock::new();
@@ -87,7 +97,7 @@ fn chunks_copy_between_segments_without_reencoding() {
         let s = &seg.streams()[c.stream as usize];
         let enc = seg.read_chunk(c).unwrap();
         assert_eq!(enc.blocks.len(), c.blocks.len());
-        w.add_chunk(s.stream_id, &s.labels, &enc).unwrap();
+        w.add_chunk(s.stream_id, s.labels(), &enc).unwrap();
     }
     w.finish().unwrap();
     let seg2 = Segment::open(&path2).unwrap();

@@ -102,21 +102,18 @@ impl SegmentWriter {
         }
         let stream = match self.stream_index.get(&stream_id) {
             Some(&i) => {
-                if &self.streams[i as usize].labels != labels {
+                if self.streams[i as usize].labels() != labels {
                     return Err(Error::InvalidArgument(format!(
                         "stream {stream_id} added with labels {labels} and {}",
-                        self.streams[i as usize].labels
+                        self.streams[i as usize].labels()
                     )));
                 }
                 i
             }
             None => {
                 let i = self.streams.len() as u32;
-                self.streams.push(SegmentStream {
-                    stream_id,
-                    fingerprint: labels.fingerprint(),
-                    labels: labels.clone(),
-                });
+                self.streams
+                    .push(SegmentStream::new(stream_id, labels.clone()));
                 self.stream_index.insert(stream_id, i);
                 i
             }
@@ -191,7 +188,7 @@ impl SegmentWriter {
         for s in &self.streams {
             put_uvarint(&mut f, u64::from(s.stream_id));
             put_u64(&mut f, s.fingerprint);
-            encode_labels(&mut f, &s.labels);
+            encode_labels(&mut f, s.labels());
         }
         put_uvarint(&mut f, self.chunks.len() as u64);
         for c in &self.chunks {

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use crate::codec::{put_bytes, put_ivarint, put_uvarint, DecodeError, Reader};
 use crate::entry::{Entry, StreamEntries};
 use crate::head::HeadBuf;
-use crate::labels::{validate_label_name, validate_tenant, Labels};
+use crate::labels::{validate_label_name, validate_tenant, Fingerprint, Labels};
 
 /// Record type byte of a push (layout version 1).
 pub const RECORD_PUSH: u8 = 1;
@@ -152,11 +152,30 @@ fn decode_push(
 
 /// Reads `count | (name, value)*` and checks it is a valid label set.
 pub(crate) fn decode_labels(r: &mut Reader<'_>) -> Result<Labels, DecodeError> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    visit_labels(r, |n, v| pairs.push((n.to_string(), v.to_string())))?;
+    Ok(Labels::from_sorted_unchecked(pairs))
+}
+
+/// Checks `count | (name, value)*` as [`decode_labels`] does, without building the
+/// set; returns its [`Labels::fingerprint`].
+pub(crate) fn check_labels(r: &mut Reader<'_>) -> Result<u64, DecodeError> {
+    let mut f = Fingerprint::new();
+    visit_labels(r, |n, v| f.push(n, v))?;
+    Ok(f.finish())
+}
+
+/// Reads `count | (name, value)*`, checking that there is at least one pair, names are
+/// valid, sorted and unique and values are not empty; calls `pair` for each.
+fn visit_labels<'a>(
+    r: &mut Reader<'a>,
+    mut pair: impl FnMut(&'a str, &'a str),
+) -> Result<(), DecodeError> {
     let n = r.count(2, "label count")?;
     if n == 0 {
         return Err(r.err("a label set needs at least one label"));
     }
-    let mut pairs: Vec<(String, String)> = Vec::with_capacity(n);
+    let mut last: Option<&str> = None;
     for _ in 0..n {
         let name_at = r.pos();
         let name = r.str("label name")?;
@@ -165,14 +184,13 @@ pub(crate) fn decode_labels(r: &mut Reader<'_>) -> Result<Labels, DecodeError> {
         if value.is_empty() {
             return Err(r.err_at(name_at, "empty label value"));
         }
-        if let Some((last, _)) = pairs.last() {
-            if last.as_str() >= name {
-                return Err(r.err_at(name_at, "label names are not sorted and unique"));
-            }
+        if last.is_some_and(|l| l >= name) {
+            return Err(r.err_at(name_at, "label names are not sorted and unique"));
         }
-        pairs.push((name.to_string(), value.to_string()));
+        last = Some(name);
+        pair(name, value);
     }
-    Ok(Labels::from_sorted_unchecked(pairs))
+    Ok(())
 }
 
 /// Appends `count | (name, value)*`.
