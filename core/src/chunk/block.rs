@@ -523,13 +523,33 @@ struct SizesScratch {
     buf: Vec<u8>,
 }
 
-/// Per-thread state of [`decode_block_sizes`], which has no output to keep it in.
-type SizesState = (Inflater, SizesScratch);
-
 thread_local! {
-    static SIZES_STATE: RefCell<Option<SizesState>> = const { RefCell::new(None) };
-    /// The zstd context [`DecodedBlock::decode`] uses on this thread.
-    static DECODE_INFLATER: RefCell<Option<Inflater>> = const { RefCell::new(None) };
+    /// The zstd context block decoding uses on this thread: a log query holds one
+    /// decoded block per selected stream, and a context costs an allocation and its
+    /// window buffers.
+    static INFLATER: RefCell<Option<Inflater>> = const { RefCell::new(None) };
+    /// Scratch of [`decode_block_sizes`], which has no output to keep it in.
+    static SIZES_SCRATCH: RefCell<SizesScratch> = const {
+        RefCell::new(SizesScratch { buf: Vec::new() })
+    };
+}
+
+/// Runs `f` with this thread's zstd context (a fresh one if it is in use already).
+fn with_inflater<R>(
+    f: impl FnOnce(&mut Inflater) -> Result<R, DecodeError>,
+) -> Result<R, DecodeError> {
+    INFLATER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut slot) => {
+            if slot.is_none() {
+                *slot = Some(Inflater::new()?);
+            }
+            match slot.as_mut() {
+                Some(inf) => f(inf),
+                None => f(&mut Inflater::new()?),
+            }
+        }
+        Err(_) => f(&mut Inflater::new()?),
+    })
 }
 
 /// Decodes the timestamps and line lengths (never the lines). For a version 2 block,
@@ -577,16 +597,14 @@ pub fn decode_block_sizes(
     line_lens: &mut Vec<u32>,
 ) -> Result<(), DecodeError> {
     let mut h = open_block(bytes, false)?;
-    SIZES_STATE.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            let scratch = SizesScratch { buf: Vec::new() };
-            *slot = Some((Inflater::new()?, scratch));
-        }
-        let Some((inf, scratch)) = slot.as_mut() else {
-            return Err(DecodeError::new(0, "no decompression state"));
-        };
-        decode_sizes(&mut h, inf, scratch, ts, line_lens)
+    with_inflater(|inf| {
+        SIZES_SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => decode_sizes(&mut h, inf, &mut scratch, ts, line_lens),
+            Err(_) => {
+                let mut scratch = SizesScratch { buf: Vec::new() };
+                decode_sizes(&mut h, inf, &mut scratch, ts, line_lens)
+            }
+        })
     })
 }
 
@@ -722,19 +740,7 @@ impl DecodedBlock {
     }
 
     fn decode(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
-        // One zstd context per thread, not per block buffer: a log query holds one
-        // decoded block per selected stream, and a context costs an allocation and its
-        // window buffers.
-        DECODE_INFLATER.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            if slot.is_none() {
-                *slot = Some(Inflater::new()?);
-            }
-            let Some(inf) = slot.as_mut() else {
-                return Err(DecodeError::new(0, "no decompression state"));
-            };
-            self.decode_with(bytes, inf)
-        })
+        with_inflater(|inf| self.decode_with(bytes, inf))
     }
 
     fn decode_with(&mut self, bytes: &[u8], inf: &mut Inflater) -> Result<(), DecodeError> {

@@ -27,10 +27,10 @@ use parking_lot::Mutex;
 
 use super::context::{Ctx, Work};
 use super::error::QueryError;
-use super::metric::{LineSearch, LiteralScan};
 use super::par::{map_parts, parts_for};
 use super::pipeline::{OutLabels, QueryPipeline, StreamProc};
 use super::request::QueryRequest;
+use super::search::{LineSearch, SearchScan};
 use super::StreamResult;
 use crate::db::{BlockIter, Direction, Snapshot};
 use crate::labels::Labels;
@@ -69,19 +69,16 @@ pub(crate) fn run(
     }
     let keeps = keeps_stream_labels(log);
     let parts_n = parts_for(streams.len());
-    let streams = if keeps && parts_n > 1 {
+    let mut streams = streams;
+    if keeps && parts_n > 1 {
         // Deal the streams out in turn, so each part gets a share of every kind of
         // stream (neighbouring ids are often alike). The order of streams inside a part
         // cannot change the answer here: entries of different streams never tie on
         // labels.
-        let mut dealt: Vec<(u32, Labels)> = Vec::with_capacity(streams.len());
-        for k in 0..parts_n {
-            dealt.extend(streams.iter().skip(k).step_by(parts_n).cloned());
-        }
-        dealt
-    } else {
-        streams
-    };
+        let mut dealt: Vec<(usize, (u32, Labels))> = streams.into_iter().enumerate().collect();
+        dealt.sort_by_key(|&(i, _)| i % parts_n);
+        streams = dealt.into_iter().map(|(_, s)| s).collect();
+    }
     let progress = Progress::new(parts_n, keeps);
     let parts = map_parts(&streams, |i, part| {
         merge_part(snap, &pipeline, part, req, ctx, (limit, &progress, i))
@@ -189,7 +186,7 @@ struct Cursor {
     /// Whether the current run was searched ([`LineSearch`]) (`picked` holds
     /// the candidates) or is walked entry by entry.
     searching: bool,
-    scan: LiteralScan,
+    scan: SearchScan,
     /// Entries of the current run the pipeline kept, and the run's length.
     kept: usize,
     run_len: usize,
@@ -209,7 +206,7 @@ impl Cursor {
             loaded: false,
             at_run_end: false,
             searching: false,
-            scan: LiteralScan::default(),
+            scan: SearchScan::default(),
             kept: 0,
             run_len: 0,
             loaded_once: false,
@@ -229,11 +226,11 @@ impl Cursor {
         Ok(())
     }
 
-    /// Moves to the next raw entry (the next one that may contain `finder`'s needle,
+    /// Moves to the next raw entry (the next one `search` picks,
     /// when given); returns its timestamp. Entries passed over count as read.
     fn advance(
         &mut self,
-        finder: Option<&LineSearch<'_>>,
+        search: Option<&LineSearch<'_>>,
         work: &mut Work,
         ctx: &Ctx,
     ) -> Result<Option<i64>, QueryError> {
@@ -279,7 +276,7 @@ impl Cursor {
             self.kept = 0;
             self.run_len = self.iter.batch().len();
             self.searching = false;
-            if let Some(f) = finder.filter(|_| self.scan.worth_it()) {
+            if let Some(f) = search.filter(|_| self.scan.worth_it()) {
                 f.pick(&self.iter.batch(), &mut self.picked);
                 self.searching = true;
             }
@@ -349,8 +346,8 @@ fn merge_part(
 ) -> Result<Vec<Out>, QueryError> {
     let mut work = Work::default();
     let dir = req.direction;
-    let finder = LineSearch::new(pipeline.line_filter_prefix());
-    let finder = finder.as_ref();
+    let search = LineSearch::new(pipeline.line_filter_prefix());
+    let search = search.as_ref();
     let mut cursors: Vec<Cursor> = ids
         .iter()
         .map(|(id, labels)| {
@@ -362,7 +359,7 @@ fn merge_part(
         .collect();
     let mut heap = BinaryHeap::with_capacity(cursors.len());
     for (slot, c) in cursors.iter_mut().enumerate() {
-        if let Some(ts) = c.advance(finder, &mut work, ctx)? {
+        if let Some(ts) = c.advance(search, &mut work, ctx)? {
             heap.push(Frontier { ts, slot, dir });
         }
     }
@@ -392,7 +389,7 @@ fn merge_part(
                 work.post_filter_lines += 1;
                 group.push(Out { ts, labels, line });
             }
-            if let Some(next_ts) = c.advance(finder, &mut work, ctx)? {
+            if let Some(next_ts) = c.advance(search, &mut work, ctx)? {
                 heap.push(Frontier {
                     ts: next_ts,
                     slot,

@@ -26,7 +26,7 @@ use logjar_logql::metric::{
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use logjar_logql::eval::pipeline::{LineFilters, SampleExtractor};
+use logjar_logql::eval::pipeline::SampleExtractor;
 use logjar_logql::syntax::{self as ast, MetricExpr};
 
 use super::context::{Ctx, Work};
@@ -34,8 +34,9 @@ use super::error::QueryError;
 use super::par::map_tasks;
 use super::pipeline::{compile_error, result_labels};
 use super::request::QueryRequest;
+use super::search::{LineSearch, SearchScan};
 use super::{Matrix, QueryResult, Sample};
-use crate::db::{Direction, EntryBatch, SizeBatch, Snapshot};
+use crate::db::{Direction, SizeBatch, Snapshot};
 use crate::labels::Labels;
 
 const NS_PER_MS: i64 = 1_000_000;
@@ -391,7 +392,7 @@ fn read_samples(
     // The open bucket's next window boundary, per `counted` series.
     let mut limits: Vec<i64> = Vec::new();
     let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
-    let finder = LineSearch::new(ex.line_filter_prefix());
+    let search_for = LineSearch::new(ex.line_filter_prefix());
     let mut candidates: Vec<u32> = Vec::new();
     let mut md_scratch: Vec<(String, String)> = Vec::new();
     for (id, labels) in ids {
@@ -438,7 +439,7 @@ fn read_samples(
         // label hash (series are per stream; equal labels merge in the aggregation).
         index.clear();
         let mut last_slot: Option<(u64, usize)> = None;
-        let mut scan = LiteralScan::default();
+        let mut scan = SearchScan::default();
         let mut it = snap.stream_blocks(*id, start, end, Direction::Forward);
         while it.advance()? {
             let b = it.batch();
@@ -451,7 +452,7 @@ fn read_samples(
             work.entries(ctx, b.len() as u64, b.line_bytes(), md_bytes)?;
             // With a literal every kept line contains, only the lines holding it are
             // run through the pipeline (the others fail its line filters).
-            let search = finder.as_ref().filter(|_| scan.worth_it());
+            let search = search_for.as_ref().filter(|_| scan.worth_it());
             let picked: &[u32] = match search {
                 Some(f) => {
                     f.pick(&b, &mut candidates);
@@ -546,58 +547,6 @@ fn read_samples(
     }
     work.flush(ctx)?;
     Ok((out, counted))
-}
-
-/// What every line a pipeline keeps must hold, searched for over a whole block's lines
-/// in one pass ([`EntryBatch::lines_containing`], [`EntryBatch::lines_matching`]): the
-/// longest required literal of the leading line filters, else their first
-/// block-searchable regex (`|~ "(?i)timeout|refused"`). Only lines the search picks are
-/// run through the pipeline, whose own line filters then decide.
-pub(crate) enum LineSearch<'a> {
-    Literal(Box<memchr::memmem::Finder<'a>>),
-    Regex(&'a regex::bytes::Regex),
-}
-
-impl<'a> LineSearch<'a> {
-    pub fn new(prefix: &'a LineFilters) -> Option<Self> {
-        if let Some(lit) = prefix.required_literal() {
-            return Some(LineSearch::Literal(Box::new(memchr::memmem::Finder::new(
-                lit,
-            ))));
-        }
-        prefix.required_regex().map(LineSearch::Regex)
-    }
-
-    /// The run indexes (ascending) of `b`'s entries that may pass, into `out`.
-    pub fn pick(&self, b: &EntryBatch<'_>, out: &mut Vec<u32>) {
-        match self {
-            LineSearch::Literal(f) => b.lines_containing(f, out),
-            LineSearch::Regex(re) => b.lines_matching(re, out),
-        }
-    }
-}
-
-/// Whether searching a block's lines for the pipeline's required literal or regex ([`LineSearch`]) pays: it does
-/// when few lines hold it (most are skipped without running the pipeline); when most do,
-/// the search only adds a pass, as every candidate line is tested again by the
-/// pipeline's line filters. Decided per stream from the previous block.
-#[derive(Debug, Default)]
-pub(crate) struct LiteralScan {
-    dense: bool,
-}
-
-impl LiteralScan {
-    /// Whether to search the next block.
-    pub fn worth_it(&self) -> bool {
-        !self.dense
-    }
-
-    /// Records a block of `len` entries: `searched` with `hits` candidate lines, or not
-    /// searched with `kept` entries the pipeline kept (at most those holding the literal).
-    pub fn observe(&mut self, searched: bool, hits: usize, kept: usize, len: usize) {
-        let found = if searched { hits } else { kept };
-        self.dense = found * 4 > len;
-    }
 }
 
 /// Folds time-ordered entries into as few [`EntryBucket`]s as the windows allow: an

@@ -45,6 +45,7 @@ pub mod metric;
 mod par;
 mod pipeline;
 mod request;
+mod search;
 mod stats;
 
 use std::time::Instant;

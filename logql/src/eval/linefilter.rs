@@ -39,21 +39,24 @@ enum Kind {
     /// Matches every line (an empty needle or empty regex among the alternatives).
     Always,
     Contains(Vec<Finder<'static>>),
-    Regex(Vec<Regex>),
+    /// `searchable`: one regex, [`block_searchable`].
+    Regex {
+        res: Vec<Regex>,
+        searchable: bool,
+    },
     Pattern(Vec<PatternFilter>),
     Ip(Vec<IpMatcher>),
     /// An `or` chain mixing kinds (`|= "a" or ip("…")`).
     Any(Vec<LineFilter>),
 }
 
-/// If the regex is a plain literal (no case folding, no operators), its bytes.
-fn regex_literal(expr: &str) -> Option<Vec<u8>> {
-    let hir = regex_syntax::ParserBuilder::new()
+/// The syntax tree of a regex, as the byte-oriented regexes of line filters read it.
+fn regex_hir(expr: &str) -> Option<Hir> {
+    regex_syntax::ParserBuilder::new()
         .utf8(false)
         .build()
         .parse(expr)
-        .ok()?;
-    literal_of(&hir)
+        .ok()
 }
 
 fn literal_of(hir: &Hir) -> Option<Vec<u8>> {
@@ -87,13 +90,10 @@ const MAX_BLOCK_MATCH: usize = 256;
 /// many lines: `err.*timeout` over joined lines would scan from each `err` to the next
 /// `timeout`, wherever it is, and pick lines that do not match.
 pub fn block_searchable(re: &Regex) -> bool {
-    let Ok(hir) = regex_syntax::ParserBuilder::new()
-        .utf8(false)
-        .build()
-        .parse(re.as_str())
-    else {
-        return false;
-    };
+    regex_hir(re.as_str()).is_some_and(|hir| hir_block_searchable(&hir))
+}
+
+fn hir_block_searchable(hir: &Hir) -> bool {
     let props = hir.properties();
     props.look_set().is_empty()
         && props.minimum_len().is_some_and(|n| n > 0)
@@ -145,12 +145,17 @@ impl LineFilter {
     fn regex_kind<S: AsRef<str>>(exprs: &[S], negated: bool) -> Result<Self, StageError> {
         let mut literals = Vec::new();
         let mut regexes = Vec::new();
+        let mut searchable = false;
         for e in exprs {
             let e = e.as_ref();
             let re = Regex::new(e).map_err(|err| StageError::new(err.to_string()))?;
-            match regex_literal(e) {
+            let hir = regex_hir(e);
+            match hir.as_ref().and_then(literal_of) {
                 Some(lit) => literals.push(lit),
-                None => regexes.push(re),
+                None => {
+                    searchable = hir.as_ref().is_some_and(hir_block_searchable);
+                    regexes.push(re);
+                }
             }
         }
         if exprs.is_empty() || literals.iter().any(Vec::is_empty) {
@@ -175,7 +180,10 @@ impl LineFilter {
                         .map_err(|err| StageError::new(err.to_string()))?,
                 );
             }
-            Kind::Regex(regexes)
+            Kind::Regex {
+                searchable: searchable && regexes.len() == 1,
+                res: regexes,
+            }
         };
         Ok(LineFilter { negated, kind })
     }
@@ -246,7 +254,7 @@ impl LineFilter {
         let any = match &self.kind {
             Kind::Always => true,
             Kind::Contains(fs) => fs.iter().any(|f| f.find(line).is_some()),
-            Kind::Regex(rs) => rs.iter().any(|r| r.is_match(line)),
+            Kind::Regex { res, .. } => res.iter().any(|r| r.is_match(line)),
             Kind::Pattern(ps) => ps.iter().any(|p| p.matches(line)),
             Kind::Ip(ms) => ms.iter().any(|m| m.matches_in(line)),
             Kind::Any(fs) => fs.iter().any(|f| f.matches(line)),
@@ -272,9 +280,10 @@ impl LineFilter {
     /// ```
     pub fn required_regex(&self) -> Option<&Regex> {
         match &self.kind {
-            Kind::Regex(rs) if !self.negated && rs.len() == 1 && block_searchable(&rs[0]) => {
-                Some(&rs[0])
-            }
+            Kind::Regex {
+                res,
+                searchable: true,
+            } if !self.negated => res.first(),
             _ => None,
         }
     }
