@@ -52,25 +52,40 @@ fn uvarint(b: &[u8], p: &mut usize) -> u64 {
     }
 }
 
-/// Stored bytes of each section of an encoded block (ts, lengths, lines, metadata),
-/// parsed as `docs/FORMAT.md` lays a block out, plus the fixed header and CRC.
+/// Stored bytes of each part of an encoded block, parsed as `docs/FORMAT.md` lays
+/// blocks out (versions 1 to 3): `[timestamps and lengths (one columns section from
+/// version 2), lines, timestamp texts, metadata, fixed header and CRCs]`.
 fn sections(b: &[u8]) -> [u64; 5] {
+    let (version, flags) = (b[0], b[1]);
     let mut p = 2;
     uvarint(b, &mut p);
     p += 8;
     let mut out = [0u64; 5];
     out[4] = p as u64 + 4;
-    let mut k = 0;
-    while p < b.len() - 4 {
-        let start = p;
-        let codec = b[p];
-        p += 1;
-        let raw = uvarint(b, &mut p);
-        let stored = if codec == 1 { uvarint(b, &mut p) } else { raw };
-        p += stored as usize;
-        out[k.min(3)] += (p - start) as u64;
-        k += 1;
+    let section = |p: &mut usize| {
+        let start = *p;
+        let codec = b[*p];
+        *p += 1;
+        let raw = uvarint(b, p);
+        let stored = if codec == 1 { uvarint(b, p) } else { raw };
+        *p += stored as usize;
+        (*p - start) as u64
+    };
+    out[0] += section(&mut p);
+    if version == 1 {
+        out[0] += section(&mut p);
+    } else {
+        p += 4; // head CRC
+        out[4] += 4;
     }
+    out[1] += section(&mut p);
+    if version >= 3 && flags & 2 != 0 {
+        out[2] += section(&mut p);
+    }
+    if flags & 1 != 0 {
+        out[3] += section(&mut p);
+    }
+    assert_eq!(p + 4, b.len(), "block layout");
     out
 }
 
@@ -190,7 +205,7 @@ fn main() {
     if want("blocks") {
         println!("\n## block target x level (real block format, flush pieces)");
         println!(
-        "| target | level | blocks | lines | ts | lens | total blocks | projected disk | encode MB/s CPU | newest blocks decode ms CPU | entries decoded |"
+        "| target | level | blocks | lines | columns (ts, lengths) | ts texts | total blocks | projected disk | encode MB/s CPU | newest blocks decode ms CPU | entries decoded |"
     );
         println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         let configs: Vec<(usize, i32)> = std::env::var("LOGJAR_CONFIGS")
@@ -261,9 +276,9 @@ fn main() {
             println!(
             "| {} KiB | {level} | {blocks} | {:.2}% | {:.2}% | {:.2}% | {:.2}% | {:.2}% | {:.0} | {:.2} | {} |",
             target >> 10,
-            pct(sec[2], raw),
-            pct(sec[0], raw),
             pct(sec[1], raw),
+            pct(sec[0], raw),
+            pct(sec[2], raw),
             pct(total, raw),
             pct(total + overhead, raw),
             raw as f64 / 1e6 / (e.cpu_ns as f64 / 1e9),

@@ -148,6 +148,19 @@ fn labels(app: &str) -> Labels {
 type ChunkRows = Vec<Vec<(i64, Vec<u8>)>>;
 
 fn write_segment(dir: &Path) -> (PathBuf, Vec<u8>, ChunkRows) {
+    write_segment_with(dir, false)
+}
+
+/// The RFC 3339 text of `ts` (9 fraction digits), as an application logs its time.
+fn own_text(ts: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(ts)
+        .format("%Y-%m-%dT%H:%M:%S%.9fZ")
+        .to_string()
+}
+
+/// The segment of [`write_segment`]; with `texts`, every other `db` line also holds
+/// the text of its own timestamp, which block version 3 leaves out of the stored lines.
+fn write_segment_with(dir: &Path, texts: bool) -> (PathBuf, Vec<u8>, ChunkRows) {
     let path = segment_path(dir, 1);
     let mut w = SegmentWriter::create(&path, "fake").unwrap();
     let mut expect = Vec::new();
@@ -155,7 +168,11 @@ fn write_segment(dir: &Path) -> (PathBuf, Vec<u8>, ChunkRows) {
         let mut b = ChunkBuilder::new(200, 1);
         let mut rows = Vec::new();
         for i in 0..40i64 {
-            let line = format!("{app} request {i} took {}ms", i * 7 % 13).into_bytes();
+            let mut line = format!("{app} request {i} took {}ms", i * 7 % 13);
+            if texts && *app == "db" && i % 2 == 0 {
+                line = format!("{} at {}", line, own_text(i * 10 - 100));
+            }
+            let line = line.into_bytes();
             let md = if i % 5 == 0 {
                 vec![("k".to_string(), format!("v{i}"))]
             } else {
@@ -196,7 +213,7 @@ fn read_segment(path: &Path) -> logjar::Result<ChunkRows> {
 #[test]
 fn segment_bit_flips_are_always_caught() {
     let d = tmp();
-    let (path, good, expect) = write_segment(d.path());
+    let (path, good, expect) = write_segment_with(d.path(), true);
     assert_eq!(read_segment(&path).unwrap(), expect);
     let p = d.path().join("damaged.seg");
     for bit in 0..good.len() * 8 {
@@ -213,7 +230,7 @@ fn segment_bit_flips_are_always_caught() {
 #[test]
 fn segment_truncations_do_not_open() {
     let d = tmp();
-    let (_, good, _) = write_segment(d.path());
+    let (_, good, _) = write_segment_with(d.path(), true);
     let p = d.path().join("cut.seg");
     for cut in 0..good.len() {
         std::fs::write(&p, &good[..cut]).unwrap();
@@ -227,7 +244,7 @@ fn segment_truncations_do_not_open() {
 #[test]
 fn segment_garbage_never_panics() {
     let d = tmp();
-    let (_, good, _) = write_segment(d.path());
+    let (_, good, _) = write_segment_with(d.path(), true);
     let p = d.path().join("g.seg");
     let mut rng = Rng(11);
     for _ in 0..300 {
@@ -413,4 +430,35 @@ fn block_version_2_fixture_still_reads() {
     let s = Segment::open(&seg).unwrap();
     let first = s.chunks()[0].blocks[0];
     assert_eq!(s.raw_block(&first).unwrap()[0], 2, "block layout version");
+}
+
+/// A segment whose blocks use block layout version 3 (bit-packed columns; the `db`
+/// chunk's lines hold their own timestamps, left out of the stored lines), committed
+/// under `tests/fixtures/v3/`. Regenerate only on purpose with `LOGJAR_WRITE_FIXTURES=1`.
+#[test]
+fn block_version_3_fixture_still_reads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v3");
+    let seg = dir.join("segment.seg");
+    if std::env::var_os("LOGJAR_WRITE_FIXTURES").is_some() {
+        std::fs::create_dir_all(&dir).unwrap();
+        let t = tmp();
+        let (_, seg_bytes, _) = write_segment_with(t.path(), true);
+        std::fs::write(&seg, seg_bytes).unwrap();
+    }
+    let rows = read_segment(&seg).unwrap();
+    let t = tmp();
+    let (_, _, expect) = write_segment_with(t.path(), true);
+    assert_eq!(rows, expect);
+    let s = Segment::open(&seg).unwrap();
+    let db = &s.chunks()[1];
+    let flags: Vec<(u8, u8)> = db
+        .blocks
+        .iter()
+        .map(|b| {
+            let raw = s.raw_block(b).unwrap();
+            (raw[0], raw[1] & 2)
+        })
+        .collect();
+    assert!(flags.iter().all(|f| f.0 == 3), "block layout version: {flags:?}");
+    assert!(flags.iter().any(|f| f.1 != 0), "timestamp texts left out: {flags:?}");
 }

@@ -1,28 +1,37 @@
 //! One block: the unit of compression, checksumming and decoding.
 //!
+//! Version 3 (written by this build; versions 1 and 2 are still read):
+//!
 //! ```text
-//! u8      version (1)
-//! u8      flags: bit 0 = a metadata section follows the lines section
+//! u8      version (3)
+//! u8      flags: bit 0 = a metadata section follows; bit 1 = a timestamp-texts section follows
 //! uvarint n, entries (1..=MAX_BLOCK_ENTRIES)
 //! i64 LE  first timestamp
-//! section timestamps: u8 width w (0..=8), then w byte planes of n-1 bytes:
-//!         plane k holds byte k (little-endian) of each delta ts[i+1]-ts[i] (u64)
-//! section lengths:    u8 width w (0..=4), then w byte planes of n bytes (line lengths)
-//! section lines:      the n lines, concatenated
+//! section columns: u8 wt (0..=64), uvarint min delta, u8 wl (0..=32), uvarint min length,
+//!         then the n-1 deltas ts[i+1]-ts[i] minus the min delta packed at wt bits each,
+//!         then the n line lengths minus the min length packed at wl bits each
+//!         (least significant bit first, each run padded to a whole byte)
+//! u32 LE  head crc: crc32 of every byte before it
+//! section lines:      the n lines, concatenated, minus the timestamp texts
+//! section ts texts:   (if flag) u8 width w (1..=3), then w byte planes of n bytes: per
+//!                     entry 0, or 1 + 10 * position + fraction digits of the RFC 3339
+//!                     text of its own timestamp that was left out of its line
 //! section metadata:   (if flag) uvarint symbol count, symbols (uvarint len + UTF-8),
 //!                     then per entry: uvarint pair count, pairs of uvarint symbol ids
 //! u32 LE  crc32 of every byte before it
 //! ```
 //! Each section is framed as `u8 codec (0 raw, 1 zstd) | uvarint raw_len |
-//! [uvarint stored_len, if zstd] | bytes`.
+//! [uvarint stored_len, if zstd] | bytes`. Line lengths are always the lengths of the
+//! whole lines (texts included). `docs/FORMAT.md` has every version byte by byte.
 
 use std::cell::RefCell;
 use std::fmt;
 
+use super::{bits, tstext};
 use crate::codec::{put_i64, put_u32, put_uvarint, DecodeError, Reader};
 
-/// Block layout version written by this build (version 1 blocks are still read).
-pub const BLOCK_VERSION: u8 = 2;
+/// Block layout version written by this build (versions 1 and 2 are still read).
+pub const BLOCK_VERSION: u8 = 3;
 /// Most entries one block may hold.
 pub const MAX_BLOCK_ENTRIES: usize = 1 << 22;
 /// Most line bytes one block may hold (1 GiB).
@@ -33,10 +42,12 @@ pub const MAX_LINE_LEN: usize = 512 << 20;
 const MAX_META_BYTES: usize = 1 << 30;
 
 const FLAG_METADATA: u8 = 1;
+/// Version 3: some lines' timestamp texts were left out (`tstext`).
+const FLAG_TS_TEXT: u8 = 2;
 const CODEC_RAW: u8 = 0;
 const CODEC_ZSTD: u8 = 1;
-/// The version 2 columns section is compressed only when zstd shrinks it this many
-/// times (see `encode_block_as`).
+/// The version 2 and 3 columns section is compressed only when zstd shrinks it this
+/// many times (see `encode_block_as`).
 const COLUMNS_MIN_RATIO: usize = 2;
 /// Sections smaller than this are stored raw: compressing them saves nothing.
 const MIN_COMPRESS: usize = 64;
@@ -52,6 +63,9 @@ pub(crate) struct Deflater {
     cctx: zstd::bulk::Compressor<'static>,
     out: Vec<u8>,
     plane: Vec<u8>,
+    /// Version 3: each entry's timestamp-text mark, and the lines without the texts.
+    marks: Vec<u32>,
+    stripped: Vec<u8>,
 }
 
 impl fmt::Debug for Deflater {
@@ -70,6 +84,8 @@ impl Deflater {
             cctx,
             out: Vec::new(),
             plane: Vec::new(),
+            marks: Vec::new(),
+            stripped: Vec::new(),
         }
     }
 
@@ -144,8 +160,8 @@ pub(crate) fn encode_block(d: &mut Deflater, input: &BlockInput<'_>, dst: &mut V
     encode_block_as(d, input, dst, BLOCK_VERSION)
 }
 
-/// Appends one block in layout `version` (1 or 2; tests write version 1 to check that
-/// it still reads).
+/// Appends one block in layout `version` (1, 2 or 3; tests write the older ones to
+/// check that they still read).
 pub(crate) fn encode_block_as(
     d: &mut Deflater,
     input: &BlockInput<'_>,
@@ -155,71 +171,144 @@ pub(crate) fn encode_block_as(
     let n = input.ts.len();
     debug_assert!((1..=MAX_BLOCK_ENTRIES).contains(&n) && input.lens.len() == n);
     let start = dst.len();
+    let ts_texts = version >= 3 && find_ts_texts(d, input);
     dst.push(version);
-    dst.push(if input.metadata.is_some() {
-        FLAG_METADATA
-    } else {
-        0
-    });
+    let mut flags = 0;
+    if input.metadata.is_some() {
+        flags |= FLAG_METADATA;
+    }
+    if ts_texts {
+        flags |= FLAG_TS_TEXT;
+    }
+    dst.push(flags);
     put_uvarint(dst, n as u64);
     put_i64(dst, input.ts[0]);
 
     let mut plane = std::mem::take(&mut d.plane);
     plane.clear();
-    let max_delta = input
-        .ts
-        .windows(2)
-        .map(|w| w[1].wrapping_sub(w[0]) as u64)
-        .max()
-        .unwrap_or(0);
-    let wt = byte_width(max_delta);
-    let wl = byte_width(u64::from(input.lens.iter().copied().max().unwrap_or(0)));
-    let ts_planes = |plane: &mut Vec<u8>| {
-        for k in 0..wt {
-            plane.extend(
-                input
-                    .ts
-                    .windows(2)
-                    .map(|p| (p[1].wrapping_sub(p[0]) as u64 >> (8 * k)) as u8),
-            );
-        }
-    };
-    let len_planes = |plane: &mut Vec<u8>| {
-        for k in 0..wl {
-            plane.extend(input.lens.iter().map(|&l| (l >> (8 * k)) as u8));
-        }
-    };
-    if version == 1 {
+    let deltas = || input.ts.windows(2).map(|w| w[1].wrapping_sub(w[0]) as u64);
+    let max_delta = deltas().max().unwrap_or(0);
+    let max_len = u64::from(input.lens.iter().copied().max().unwrap_or(0));
+    if version >= 3 {
+        // Frame-of-reference bit packing (`bits`): a stream's deltas and lengths spread
+        // over a narrow range. Stored raw unless zstd halves it, as in version 2.
+        let min_delta = deltas().min().unwrap_or(0);
+        let min_len = u64::from(input.lens.iter().copied().min().unwrap_or(0));
+        let wt = bits::width(max_delta - min_delta);
+        let wl = bits::width(max_len - min_len);
         plane.push(wt as u8);
-        ts_planes(&mut plane);
-        d.section(dst, &plane);
-        plane.clear();
+        put_uvarint(&mut plane, min_delta);
         plane.push(wl as u8);
-        len_planes(&mut plane);
-        d.section(dst, &plane);
-    } else {
-        // One columns section, then a CRC of everything so far: a sizes-only read
-        // checks and decompresses nothing after it. The columns are compressed only
-        // when that halves them: irregular timestamps barely compress (about 15 % on
-        // the gen_logs data), and then the zstd frame costs a sizes-only read more than
-        // the few bytes it saves (docs/PERFORMANCE.md, "Queries").
-        plane.push(wt as u8);
-        plane.push(wl as u8);
-        ts_planes(&mut plane);
-        len_planes(&mut plane);
+        put_uvarint(&mut plane, min_len);
+        bits::pack(&mut plane, deltas().map(|x| x - min_delta), wt);
+        bits::pack(
+            &mut plane,
+            input.lens.iter().map(|&l| u64::from(l) - min_len),
+            wl,
+        );
         d.section_saving(dst, &plane, COLUMNS_MIN_RATIO);
         let head_crc = crc32fast::hash(&dst[start..]);
         put_u32(dst, head_crc);
+    } else {
+        let wt = byte_width(max_delta);
+        let wl = byte_width(max_len);
+        let ts_planes = |plane: &mut Vec<u8>| {
+            for k in 0..wt {
+                plane.extend(deltas().map(|x| (x >> (8 * k)) as u8));
+            }
+        };
+        let len_planes = |plane: &mut Vec<u8>| {
+            for k in 0..wl {
+                plane.extend(input.lens.iter().map(|&l| (l >> (8 * k)) as u8));
+            }
+        };
+        if version == 1 {
+            plane.push(wt as u8);
+            ts_planes(&mut plane);
+            d.section(dst, &plane);
+            plane.clear();
+            plane.push(wl as u8);
+            len_planes(&mut plane);
+            d.section(dst, &plane);
+        } else {
+            // One columns section, then a CRC of everything so far: a sizes-only read
+            // checks and decompresses nothing after it. The columns are compressed only
+            // when that halves them: irregular timestamps barely compress (about 15 % on
+            // the gen_logs data), and then the zstd frame costs a sizes-only read more
+            // than the few bytes it saves (docs/PERFORMANCE.md, "Queries").
+            plane.push(wt as u8);
+            plane.push(wl as u8);
+            ts_planes(&mut plane);
+            len_planes(&mut plane);
+            d.section_saving(dst, &plane, COLUMNS_MIN_RATIO);
+            let head_crc = crc32fast::hash(&dst[start..]);
+            put_u32(dst, head_crc);
+        }
+    }
+
+    if ts_texts {
+        let stripped = std::mem::take(&mut d.stripped);
+        d.section(dst, &stripped);
+        d.stripped = stripped;
+        let max_mark = d.marks.iter().copied().max().unwrap_or(0);
+        let w = byte_width(u64::from(max_mark));
+        plane.clear();
+        plane.push(w as u8);
+        for k in 0..w {
+            plane.extend(d.marks.iter().map(|&m| (m >> (8 * k)) as u8));
+        }
+        d.section(dst, &plane);
+    } else {
+        d.section(dst, input.lines);
     }
     d.plane = plane;
-
-    d.section(dst, input.lines);
     if let Some(md) = input.metadata {
         d.section(dst, md);
     }
     let crc = crc32fast::hash(&dst[start..]);
     put_u32(dst, crc);
     crc
+}
+
+/// Looks for each entry's own timestamp text in its line (`tstext`); when some line
+/// has it, fills `d.marks` and `d.stripped` (the lines without those texts) and
+/// returns true.
+fn find_ts_texts(d: &mut Deflater, input: &BlockInput<'_>) -> bool {
+    let mut finder = tstext::Finder::new();
+    d.marks.clear();
+    let mut off = 0usize;
+    let mut any = false;
+    for (&ts, &len) in input.ts.iter().zip(input.lens) {
+        let line = &input.lines[off..off + len as usize];
+        off += len as usize;
+        let m = match finder.find(ts, line) {
+            Some((pos, digits)) => {
+                any = true;
+                tstext::mark(pos, digits)
+            }
+            None => 0,
+        };
+        d.marks.push(m);
+    }
+    if !any {
+        return false;
+    }
+    d.stripped.clear();
+    d.stripped.reserve(input.lines.len());
+    let mut off = 0usize;
+    for (&m, &len) in d.marks.iter().zip(input.lens) {
+        let line = &input.lines[off..off + len as usize];
+        off += len as usize;
+        if m == 0 {
+            d.stripped.extend_from_slice(line);
+        } else {
+            let (pos, digits) = tstext::unmark(m);
+            d.stripped.extend_from_slice(&line[..pos]);
+            d.stripped
+                .extend_from_slice(&line[pos + tstext::text_len(digits)..]);
+        }
+    }
+    true
 }
 
 fn byte_width(max: u64) -> usize {
@@ -335,6 +424,7 @@ struct Header<'a> {
     n: usize,
     first_ts: i64,
     has_metadata: bool,
+    has_ts_text: bool,
 }
 
 /// Parses the header. With `whole`, first checks the block CRC; without, the caller
@@ -361,7 +451,12 @@ fn open_block(bytes: &[u8], whole: bool) -> Result<Header<'_>, DecodeError> {
         ));
     }
     let flags = r.u8("block flags")?;
-    if flags & !FLAG_METADATA != 0 {
+    let known = if version >= 3 {
+        FLAG_METADATA | FLAG_TS_TEXT
+    } else {
+        FLAG_METADATA
+    };
+    if flags & !known != 0 {
         return Err(DecodeError::new(
             1,
             format!("unknown block flags {flags:#x}"),
@@ -383,6 +478,7 @@ fn open_block(bytes: &[u8], whole: bool) -> Result<Header<'_>, DecodeError> {
         n: n as usize,
         first_ts,
         has_metadata: flags & FLAG_METADATA != 0,
+        has_ts_text: flags & FLAG_TS_TEXT != 0,
     })
 }
 
@@ -518,9 +614,78 @@ fn decode_columns(
     Ok(())
 }
 
+/// Decodes a version 3 columns section (see the module docs): frame-of-reference
+/// bit-packed timestamp deltas and line lengths.
+fn decode_columns_v3(
+    raw: &[u8],
+    n: usize,
+    first: i64,
+    vals: &mut Vec<u64>,
+    ts: &mut Vec<i64>,
+    lens: &mut Vec<u32>,
+) -> Result<(), String> {
+    let mut r = Reader::new(raw);
+    let mut head = || -> Result<(u32, u64, u32, u64), DecodeError> {
+        Ok((
+            u32::from(r.u8("delta width")?),
+            r.uvarint("min delta")?,
+            u32::from(r.u8("length width")?),
+            r.uvarint("min length")?,
+        ))
+    };
+    let (wt, min_delta, wl, min_len) = head().map_err(|e| e.what)?;
+    if wt > 64 || wl > 32 || min_len > u64::from(u32::MAX) {
+        return Err(format!(
+            "widths {wt}/{wl} or min length {min_len} out of range"
+        ));
+    }
+    let (tb, lb) = (bits::packed_len(n - 1, wt), bits::packed_len(n, wl));
+    let rest = &raw[r.pos()..];
+    if rest.len() != tb + lb {
+        return Err(format!(
+            "{} bytes of packed values, expected {}",
+            rest.len(),
+            tb + lb
+        ));
+    }
+    let (tp, lp) = rest.split_at(tb);
+    vals.clear();
+    vals.resize(n, 0);
+    bits::unpack(tp, wt, &mut vals[..n - 1]);
+    ts.clear();
+    ts.resize(n, 0);
+    ts[0] = first;
+    let mut cur = first;
+    let mut overflow = false;
+    for (t, &v) in ts[1..].iter_mut().zip(vals.iter()) {
+        let (d, o1) = min_delta.overflowing_add(v);
+        let (next, o2) = cur.overflowing_add_unsigned(d);
+        overflow |= o1 | o2;
+        cur = next;
+        *t = cur;
+    }
+    if overflow {
+        return Err("timestamps overflow i64".into());
+    }
+    bits::unpack(lp, wl, &mut vals[..]);
+    lens.clear();
+    let mut too_long = false;
+    lens.extend(vals.iter().map(|&v| {
+        let l = min_len + v;
+        too_long |= l > u64::from(u32::MAX);
+        l as u32
+    }));
+    if too_long {
+        return Err("line length overflows u32".into());
+    }
+    Ok(())
+}
+
 /// Shared scratch for the sections before the lines.
 struct SizesScratch {
     buf: Vec<u8>,
+    /// Unpacked version 3 column values.
+    vals: Vec<u64>,
 }
 
 thread_local! {
@@ -530,7 +695,7 @@ thread_local! {
     static INFLATER: RefCell<Option<Inflater>> = const { RefCell::new(None) };
     /// Scratch of [`decode_block_sizes`], which has no output to keep it in.
     static SIZES_SCRATCH: RefCell<SizesScratch> = const {
-        RefCell::new(SizesScratch { buf: Vec::new() })
+        RefCell::new(SizesScratch { buf: Vec::new(), vals: Vec::new() })
     };
 }
 
@@ -563,15 +728,20 @@ fn decode_sizes(
 ) -> Result<(), DecodeError> {
     let n = h.n;
     if h.version >= 2 {
-        let frame = Frame::read(&mut h.r, 2 + 8 * (n - 1) + 4 * n, "columns section")?;
+        let widths = if h.version >= 3 { 17 } else { 2 };
+        let frame = Frame::read(&mut h.r, widths + 8 * (n - 1) + 4 * n, "columns section")?;
         let head_len = h.r.pos();
         let stored = h.r.u32("head CRC")?;
         if crc32fast::hash(&h.body[..head_len]) != stored {
             return Err(DecodeError::new(head_len, "block head CRC mismatch"));
         }
         let raw = inf.inflate(&frame, &mut s.buf, "columns section")?;
-        return decode_columns(raw, n, h.first_ts, ts, lens)
-            .map_err(|e| DecodeError::new(frame.at, format!("columns: {e}")));
+        let decoded = if h.version >= 3 {
+            decode_columns_v3(raw, n, h.first_ts, &mut s.vals, ts, lens)
+        } else {
+            decode_columns(raw, n, h.first_ts, ts, lens)
+        };
+        return decoded.map_err(|e| DecodeError::new(frame.at, format!("columns: {e}")));
     }
     let at = h.r.pos();
     let raw = inf.section(&mut h.r, 1 + 8 * (n - 1), &mut s.buf, "timestamps section")?;
@@ -601,7 +771,10 @@ pub fn decode_block_sizes(
         SIZES_SCRATCH.with(|cell| match cell.try_borrow_mut() {
             Ok(mut scratch) => decode_sizes(&mut h, inf, &mut scratch, ts, line_lens),
             Err(_) => {
-                let mut scratch = SizesScratch { buf: Vec::new() };
+                let mut scratch = SizesScratch {
+                    buf: Vec::new(),
+                    vals: Vec::new(),
+                };
                 decode_sizes(&mut h, inf, &mut scratch, ts, line_lens)
             }
         })
@@ -654,7 +827,10 @@ impl DecodedBlock {
             meta_syms: Vec::new(),
             meta_index: Vec::new(),
             meta_pairs: Vec::new(),
-            scratch: SizesScratch { buf: Vec::new() },
+            scratch: SizesScratch {
+                buf: Vec::new(),
+                vals: Vec::new(),
+            },
         }
     }
 
@@ -761,7 +937,9 @@ impl DecodedBlock {
 
         let at = h.r.pos();
         let codec = bytes.get(at).copied();
-        if codec == Some(CODEC_RAW) {
+        if h.has_ts_text {
+            self.decode_ts_text_lines(&mut h, inf, total as usize)?;
+        } else if codec == Some(CODEC_RAW) {
             let raw = inf.section(
                 &mut h.r,
                 MAX_BLOCK_LINES_BYTES,
@@ -810,6 +988,109 @@ impl DecodedBlock {
         }
         h.r.expect_end("block sections")
     }
+}
+
+/// Scratch of a version 3 block's lines with timestamp texts: the stored lines (without
+/// the texts) and one mark per entry.
+#[derive(Default)]
+struct TextScratch {
+    stripped: Vec<u8>,
+    marks: Vec<u32>,
+}
+
+thread_local! {
+    /// Per thread rather than per [`DecodedBlock`]: a log query keeps one decoded block
+    /// per stream, which should not each keep a second copy of their lines.
+    static TEXT_SCRATCH: RefCell<TextScratch> = RefCell::new(TextScratch::default());
+}
+
+impl DecodedBlock {
+    /// Reads a version 3 lines section whose lines lack their timestamp texts and the
+    /// timestamp-texts section after it, and writes the whole lines into `self.lines`.
+    fn decode_ts_text_lines(
+        &mut self,
+        h: &mut Header<'_>,
+        inf: &mut Inflater,
+        total: usize,
+    ) -> Result<(), DecodeError> {
+        TEXT_SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => self.decode_ts_text_lines_with(h, inf, total, &mut scratch),
+            Err(_) => self.decode_ts_text_lines_with(h, inf, total, &mut TextScratch::default()),
+        })
+    }
+
+    fn decode_ts_text_lines_with(
+        &mut self,
+        h: &mut Header<'_>,
+        inf: &mut Inflater,
+        total: usize,
+        scratch: &mut TextScratch,
+    ) -> Result<(), DecodeError> {
+        let n = h.n;
+        let lines = Frame::read(&mut h.r, MAX_BLOCK_LINES_BYTES, "lines section")?;
+        let at = h.r.pos();
+        let raw = inf.section(
+            &mut h.r,
+            1 + 3 * n,
+            &mut self.scratch.buf,
+            "timestamp texts",
+        )?;
+        let (w, planes) = split_planes(raw, n, 3)
+            .map_err(|e| DecodeError::new(at, format!("timestamp texts: {e}")))?;
+        let marks = &mut scratch.marks;
+        marks.clear();
+        marks.resize(n, 0);
+        for (k, plane) in planes.chunks_exact(n).enumerate().take(w) {
+            or_plane_u32(marks, plane, k);
+        }
+        scratch.stripped.clear();
+        let src = inf.inflate(&lines, &mut scratch.stripped, "lines section")?;
+        self.lines.reserve(total);
+        put_ts_texts(src, marks, &self.lens, &self.ts, &mut self.lines)
+            .map_err(|e| DecodeError::new(lines.at, format!("lines section: {e}")))
+    }
+}
+
+/// Appends to `out` the lines of `src` (lines without the timestamp texts that
+/// `marks` locate) with those texts written back from `ts`.
+fn put_ts_texts(
+    src: &[u8],
+    marks: &[u32],
+    lens: &[u32],
+    ts: &[i64],
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let mut writer = tstext::Writer::new();
+    let mut off = 0usize;
+    for (i, ((&m, &len), &t)) in marks.iter().zip(lens).zip(ts).enumerate() {
+        let len = len as usize;
+        if m == 0 {
+            let line = src
+                .get(off..off + len)
+                .ok_or("shorter than the line lengths")?;
+            out.extend_from_slice(line);
+            off += len;
+            continue;
+        }
+        let (pos, digits) = tstext::unmark(m);
+        let keep = len
+            .checked_sub(tstext::text_len(digits))
+            .filter(|&k| pos <= k)
+            .ok_or_else(|| format!("timestamp text of entry {i} does not fit its line"))?;
+        let line = src
+            .get(off..off + keep)
+            .ok_or("shorter than the line lengths")?;
+        out.extend_from_slice(&line[..pos]);
+        if !writer.write(out, t, digits) {
+            return Err(format!("entry {i}: no timestamp text for {t}"));
+        }
+        out.extend_from_slice(&line[pos..]);
+        off += keep;
+    }
+    if off != src.len() {
+        return Err(format!("{} bytes, the lines take {off}", src.len()));
+    }
+    Ok(())
 }
 
 /// Parses a raw metadata section.

@@ -10,8 +10,10 @@
 //! Build a chunk with [`ChunkBuilder`], decode its blocks with [`decode_block`] into a
 //! reusable [`DecodedBlock`].
 
+mod bits;
 mod block;
 mod builder;
+mod tstext;
 
 pub use crate::codec::DecodeError;
 pub use block::{
@@ -272,26 +274,35 @@ mod tests {
 
     #[test]
     fn every_bit_flip_is_detected() {
+        let base = 1_767_225_600_000_000_000i64;
         let rows: Vec<Row> = (0..50)
             .map(|i| {
-                (
-                    i,
-                    format!("entry {i} with some text").into_bytes(),
-                    md(&[("k", "v")]),
-                )
+                let ts = base + i * 1_234_567_891;
+                let mut line = format!("entry {i} with some text").into_bytes();
+                if i % 2 == 0 {
+                    line.extend_from_slice(b" at ");
+                    line.extend_from_slice(&own_text(ts, (i % 10) as u32));
+                }
+                (ts, line, md(&[("k", "v")]))
             })
             .collect();
         let c = build(&rows, 1 << 20, 3);
         let m = c.blocks[0];
-        let v2 = c.block_bytes(&m).unwrap().to_vec();
-        assert_eq!(v2[0], 2);
+        let v3 = c.block_bytes(&m).unwrap().to_vec();
+        assert_eq!((v3[0], v3[1]), (3, 3), "version 3 with texts and metadata");
         let mut out = DecodedBlock::new();
-        decode_block(&v2, &mut out).unwrap();
-        let v1 = reencode(&out, 1);
+        decode_block(&v3, &mut out).unwrap();
+        let (v2, v1) = (reencode(&out, 2), reencode(&out, 1));
+        assert!(
+            v3.len() < v2.len(),
+            "texts left out: {} vs {}",
+            v3.len(),
+            v2.len()
+        );
         let (want_ts, want_lens) = (out.timestamps().to_vec(), out.line_lens().to_vec());
         let (mut ts, mut lens) = (Vec::new(), Vec::new());
-        for good in [v2, v1] {
-            // A sizes-only read checks the head CRC (version 2) or the whole block
+        for good in [v3, v2, v1] {
+            // A sizes-only read checks the head CRC (versions 2, 3) or the whole block
             // (version 1); damage after the head does not change the sizes it returns.
             let head = head_len(&good).unwrap();
             assert!(head < good.len() || good[0] == 1);
@@ -316,17 +327,18 @@ mod tests {
         }
     }
 
-    /// Blocks of layout version 1 (timestamps and lengths in two sections, one CRC)
-    /// still decode, fully and sizes-only, to what the current layout holds.
-    fn check_v1_reads(c: &EncodedChunk) {
+    /// Blocks of layout versions 1 (timestamps and lengths in two sections, one CRC)
+    /// and 2 (byte-planed columns, no timestamp texts) still decode, fully and
+    /// sizes-only, to what the current layout holds.
+    fn check_old_reads(c: &EncodedChunk) {
         let (mut cur, mut old) = (DecodedBlock::new(), DecodedBlock::new());
         let (mut ts, mut lens) = (Vec::new(), Vec::new());
-        for m in &c.blocks {
+        for (m, version) in c.blocks.iter().flat_map(|m| [(m, 1), (m, 2)]) {
             decode_block(c.block_bytes(m).unwrap(), &mut cur).unwrap();
-            let v1 = reencode(&cur, 1);
-            assert_eq!(v1[0], 1);
-            decode_block(&v1, &mut old).unwrap();
-            decode_block_sizes(&v1, &mut ts, &mut lens).unwrap();
+            let older = reencode(&cur, version);
+            assert_eq!(older[0], version);
+            decode_block(&older, &mut old).unwrap();
+            decode_block_sizes(&older, &mut ts, &mut lens).unwrap();
             assert_eq!(old.timestamps(), cur.timestamps());
             assert_eq!(&ts[..], cur.timestamps());
             assert_eq!(&lens[..], cur.line_lens());
@@ -355,7 +367,7 @@ mod tests {
         let good = c.bytes.clone();
         let mut out = DecodedBlock::new();
         // Version, flags, entry count.
-        for (at, v) in [(0usize, 0u8), (0, 1), (0, 3), (1, 4), (2, 0), (2, 41)] {
+        for (at, v) in [(0usize, 0u8), (0, 1), (0, 4), (1, 4), (2, 0), (2, 41)] {
             let mut b = good.clone();
             b[at] = v;
             reseal(&mut b);
@@ -433,16 +445,55 @@ mod tests {
         );
     }
 
+    /// The RFC 3339 text of `ts` with `digits` fraction digits (truncated), as an
+    /// application writes its own timestamp into a line.
+    fn own_text(ts: i64, digits: u32) -> Vec<u8> {
+        let t = chrono::DateTime::from_timestamp(ts.div_euclid(1_000_000_000), 0).unwrap();
+        let frac = format!("{:09}", ts.rem_euclid(1_000_000_000));
+        let mut s = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+        if digits > 0 {
+            s.push('.');
+            s.push_str(&frac[..digits as usize]);
+        }
+        s.push('Z');
+        s.into_bytes()
+    }
+
+    /// A line: random bytes, or random bytes around the text of its own timestamp (left
+    /// out of the stored lines) or of a timestamp 1 ns later (kept).
+    fn arb_line() -> impl Strategy<Value = (Vec<u8>, Option<(u32, bool)>, Vec<u8>)> {
+        (
+            proptest::collection::vec(any::<u8>(), 0..200),
+            proptest::option::weighted(0.5, (0u32..10, any::<bool>())),
+            proptest::collection::vec(any::<u8>(), 0..20),
+        )
+    }
+
     fn arb_rows() -> impl Strategy<Value = Vec<Row>> {
         proptest::collection::vec(
             (
-                prop_oneof![any::<i64>(), -1000i64..1000],
-                proptest::collection::vec(any::<u8>(), 0..200),
+                prop_oneof![
+                    any::<i64>(),
+                    -1000i64..1000,
+                    1_767_225_600_000_000_000i64..1_767_225_660_000_000_000
+                ],
+                arb_line(),
                 proptest::collection::vec(("[a-z]{1,3}", ".{0,4}"), 0..3),
             ),
             0..200,
         )
-        .prop_map(|mut v| {
+        .prop_map(|v| {
+            let mut v: Vec<Row> = v
+                .into_iter()
+                .map(|(ts, (mut line, text, after), md)| {
+                    if let Some((digits, own)) = text {
+                        let t = if own { ts } else { ts.wrapping_add(1) };
+                        line.extend_from_slice(&own_text(t, digits));
+                        line.extend_from_slice(&after);
+                    }
+                    (ts, line, md)
+                })
+                .collect();
             v.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
             v
         })
@@ -454,7 +505,7 @@ mod tests {
         fn chunk_round_trip(rows in arb_rows(), target in 1usize..5000, level in 1i32..4) {
             let c = build(&rows, target, level);
             prop_assert_eq!(decode_all(&c), rows);
-            check_v1_reads(&c);
+            check_old_reads(&c);
         }
 
         #[test]
