@@ -459,6 +459,12 @@ fn block_version_3_fixture_still_reads() {
             (raw[0], raw[1] & 2)
         })
         .collect();
-    assert!(flags.iter().all(|f| f.0 == 3), "block layout version: {flags:?}");
-    assert!(flags.iter().any(|f| f.1 != 0), "timestamp texts left out: {flags:?}");
+    assert!(
+        flags.iter().all(|f| f.0 == 3),
+        "block layout version: {flags:?}"
+    );
+    assert!(
+        flags.iter().any(|f| f.1 != 0),
+        "timestamp texts left out: {flags:?}"
+    );
 }

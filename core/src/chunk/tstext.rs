@@ -54,28 +54,27 @@ fn two(out: &mut [u8], v: u32) {
     out[1] = b'0' + (v % 10) as u8;
 }
 
-/// `YYYY-MM-DDTHH:MM:SS` of second `secs` since the epoch; `None` outside years 0..=9999.
-fn civil_prefix(secs: i64) -> Option<[u8; PREFIX_LEN]> {
-    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400) as u32);
+/// `YYYY-MM-DD` of a day count since the epoch; `None` outside years 0..=9999 (which
+/// nanosecond timestamps never reach: they span 1677 to 2262).
+fn civil_date(days: i64) -> Option<[u8; 10]> {
     let (y, m, d) = civil_from_days(days);
     if !(0..=9999).contains(&y) {
         return None;
     }
-    let mut p = *b"0000-00-00T00:00:00";
+    let mut p = *b"0000-00-00";
     let y = y as u32;
     two(&mut p[0..2], y / 100);
     two(&mut p[2..4], y % 100);
     two(&mut p[5..7], m);
     two(&mut p[8..10], d);
-    two(&mut p[11..13], sod / 3600);
-    two(&mut p[14..16], sod / 60 % 60);
-    two(&mut p[17..19], sod % 60);
     Some(p)
 }
 
-/// The date-time prefix of the last second asked for.
+/// The date-time prefix of the last second asked for, and the date of its day:
+/// consecutive entries of a stream are mostly in another second but the same day.
 struct PrefixCache {
     sec: i64,
+    day: i64,
     prefix: Option<[u8; PREFIX_LEN]>,
 }
 
@@ -83,14 +82,29 @@ impl PrefixCache {
     fn new() -> Self {
         PrefixCache {
             sec: i64::MIN,
+            day: i64::MIN,
             prefix: None,
         }
     }
 
+    /// `YYYY-MM-DDTHH:MM:SS` of second `sec` since the epoch.
     fn get(&mut self, sec: i64) -> Option<&[u8; PREFIX_LEN]> {
         if sec != self.sec {
             self.sec = sec;
-            self.prefix = civil_prefix(sec);
+            let (day, sod) = (sec.div_euclid(86_400), sec.rem_euclid(86_400) as u32);
+            if day != self.day || self.prefix.is_none() {
+                self.day = day;
+                self.prefix = civil_date(day).map(|date| {
+                    let mut p = *b"0000-00-00T00:00:00";
+                    p[..10].copy_from_slice(&date);
+                    p
+                });
+            }
+            if let Some(p) = self.prefix.as_mut() {
+                two(&mut p[11..13], sod / 3600);
+                two(&mut p[14..16], sod / 60 % 60);
+                two(&mut p[17..19], sod % 60);
+            }
         }
         self.prefix.as_ref()
     }
@@ -177,23 +191,31 @@ impl Writer {
 
     /// Appends the text of `ts` with `digits` (0..=9) fraction digits; `false` (nothing
     /// written) when `ts` lies outside years 0..=9999, which no encoder marks.
+    #[inline]
     pub(crate) fn write(&mut self, out: &mut Vec<u8>, ts: i64, digits: u32) -> bool {
         let frac = ts.rem_euclid(NS_PER_SEC) as u32;
         let Some(prefix) = self.prefixes.get(ts.div_euclid(NS_PER_SEC)) else {
             return false;
         };
-        out.extend_from_slice(prefix);
+        // The whole text in one buffer, then one copy: `.` and nine digits, two at a
+        // time, the unwanted low ones cut off.
+        let mut buf = [0u8; PREFIX_LEN + 11];
+        buf[..PREFIX_LEN].copy_from_slice(prefix);
+        let mut end = PREFIX_LEN;
         if digits > 0 {
-            let mut buf = [0u8; 10];
-            buf[0] = b'.';
-            let mut v = frac / 10u32.pow(9 - digits);
-            for k in (1..=digits as usize).rev() {
-                buf[k] = b'0' + (v % 10) as u8;
-                v /= 10;
-            }
-            out.extend_from_slice(&buf[..=digits as usize]);
+            let f = &mut buf[PREFIX_LEN..PREFIX_LEN + 10];
+            f[0] = b'.';
+            let (hi, lo) = (frac / 100_000, frac % 100_000);
+            f[1] = b'0' + (hi / 1000) as u8;
+            two(&mut f[2..4], hi / 10 % 100);
+            f[4] = b'0' + (hi % 10) as u8;
+            two(&mut f[5..7], lo / 1000);
+            two(&mut f[7..9], lo / 10 % 100);
+            f[9] = b'0' + (lo % 10) as u8;
+            end += 1 + digits as usize;
         }
-        out.push(b'Z');
+        buf[end] = b'Z';
+        out.extend_from_slice(&buf[..=end]);
         true
     }
 }
