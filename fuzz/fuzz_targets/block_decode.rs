@@ -1,8 +1,8 @@
 //! Arbitrary bytes as a chunk block. The first input byte chooses whether the block's
 //! CRC is re-sealed first, so the structural checks behind the CRC are reached too, and
-//! may force the layout version byte (1 or 2) so both layouts' parsers are reached.
-//! A version 2 block's sizes-only decode checks only its head CRC, so it may succeed
-//! where the full decode fails; never the other way round.
+//! may force the layout version byte (1, 2 or 3) so every layout's parser is reached.
+//! A version 2 or 3 block's sizes-only decode checks only its head CRC, so it may
+//! succeed where the full decode fails; never the other way round.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,10 +14,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut bytes = rest.to_vec();
     if mode & 6 != 0 && !bytes.is_empty() {
-        // Bits 1-2: 01 = version 1, 10 = version 2, 11 = leave as is.
-        if mode & 6 != 6 {
-            bytes[0] = (mode >> 1) & 3;
-        }
+        // Bits 1-2: 01 = version 1, 10 = version 2, 11 = version 3 (00: as is).
+        bytes[0] = (mode >> 1) & 3;
     }
     if mode & 1 == 1 && bytes.len() >= 4 {
         let n = bytes.len() - 4;
