@@ -71,7 +71,7 @@ fn push(c: &mut Criterion) {
         db.close().expect("close");
         let disk = support::dir_bytes(dir.path());
         eprintln!(
-            "push/{name}: {:.0} entries/s, {:.1} MB/s wall; {:.0} entries per CPU-second ({cpu:.2} CPU-s); on disk {:.1}% of raw line bytes",
+            "push/{name}: {:.0} entries/s, {:.1} MB/s wall; {:.0} entries per CPU-second ({cpu:.2} CPU-s); on disk {:.2}% of raw line bytes",
             data.entries as f64 / wall,
             data.raw_bytes as f64 / wall / 1e6,
             data.entries as f64 / cpu.max(0.01),

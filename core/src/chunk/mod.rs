@@ -1,11 +1,13 @@
 //! Chunks: one stream's entries over a time span, as a sequence of independently
 //! zstd-compressed blocks.
 //!
-//! Within a block, timestamps (byte-planed deltas) and line lengths are kept apart from
-//! the line bytes, each in its own section, so time skipping and count/bytes
-//! aggregations read them ([`decode_block_sizes`]) without decompressing any line.
-//! Structured metadata has its own section with a per-block symbol table. The layout
-//! is specified byte by byte in `docs/FORMAT.md` and in [`block`](self) sources.
+//! Within a block, timestamps (bit-packed deltas, `bits`) and line lengths are kept
+//! apart from the line bytes, in a columns section with its own CRC, so time skipping
+//! and count/bytes aggregations read them ([`decode_block_sizes`]) without touching any
+//! line. Lines are stored without the RFC 3339 text of their own timestamp where they
+//! hold one (`tstext`); decoding writes it back. Structured metadata has its own
+//! section with a per-block symbol table. The layout is specified byte by byte in
+//! `docs/FORMAT.md` and in [`block`](self) sources.
 //!
 //! Build a chunk with [`ChunkBuilder`], decode its blocks with [`decode_block`] into a
 //! reusable [`DecodedBlock`].
