@@ -53,6 +53,15 @@ pub fn open(cli: &Cli) -> Result<Db, CliError> {
     open_with(cli, opts)
 }
 
+/// Opens the database named by `--data` read-only ([`Options::read_only`]): for the
+/// commands that only read, so that they write nothing and start no background thread
+/// (a short-lived process has nothing to flush, sync or compact).
+pub fn open_read_only(cli: &Cli) -> Result<Db, CliError> {
+    let mut opts = options(cli)?;
+    opts.read_only = true;
+    open_with(cli, opts)
+}
+
 /// Parses a `{name="value", …}` label set given on the command line.
 pub fn parse_labels_arg(flag: &str, text: &str) -> Result<logjar::Labels, CliError> {
     let matchers = logjar_logql::syntax::parse_selector(text)

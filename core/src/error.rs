@@ -57,6 +57,10 @@ pub enum Error {
     /// The database was closed, or poisoned by an earlier failed fsync.
     #[error("database is closed{}", .0.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
     Closed(Option<String>),
+    /// A write (push, flush, compaction, delete request) on a database opened with
+    /// [`Options::read_only`](crate::Options::read_only).
+    #[error("database is opened read-only: {0} is not allowed")]
+    ReadOnly(&'static str),
 }
 
 /// Why a limit rejected an entry, a stream or a request. Each variant is also a

@@ -159,6 +159,16 @@ pub struct Options {
     /// Target raw (uncompressed) line bytes of a compacted chunk (default 4 MiB): a
     /// stream's small chunks are merged into chunks of about this size.
     pub compaction_chunk_bytes: u64,
+    /// Open without writing anything (default `false`): recovery replays the WAL into
+    /// memory but creates, repairs and deletes no file (a torn last record is skipped,
+    /// not cut off; leftovers of an interrupted flush stay), no WAL file is opened for
+    /// writing and no background thread starts. `push`, `flush`, `compact`, `delete`
+    /// and `cancel_delete` fail with [`Error::ReadOnly`](crate::Error::ReadOnly); reads
+    /// see everything, unflushed data included. The directory is still created when it
+    /// does not exist, and the lock is the same exclusive one, so a read-only handle
+    /// and a writer never run at once. Meant for short-lived readers (the `logjar
+    /// query` command) and for inspecting a database without touching it.
+    pub read_only: bool,
     /// Per-tenant limits.
     pub limits: Limits,
 }
@@ -218,6 +228,7 @@ impl Default for Options {
             compaction_segment_bytes: 256 << 20,
             compaction_partition: Duration::from_secs(24 * 3600),
             compaction_chunk_bytes: 4 << 20,
+            read_only: false,
             limits: Limits::default(),
         }
     }
@@ -272,6 +283,20 @@ impl Options {
         }
         crate::retention::RetentionPolicy::new(self)?;
         Ok(())
+    }
+
+    /// Sets [`Options::read_only`].
+    ///
+    /// ```
+    /// use logjar::{Db, Error, Options};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = Db::open(dir.path(), Options::default().read_only(true)).unwrap();
+    /// assert!(db.label_names("fake", 0, i64::MAX).unwrap().is_empty());
+    /// assert!(matches!(db.flush(), Err(Error::ReadOnly(_))));
+    /// ```
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
     }
 
     /// Sets [`Options::sync`].

@@ -85,7 +85,8 @@ pub(crate) fn from_error(e: &Error) -> Failure {
         Error::Io { .. } => LOGJAR_ERR_IO,
         Error::Locked { .. } => LOGJAR_ERR_LOCKED,
         Error::Corrupt { .. } | Error::UnsupportedVersion { .. } => LOGJAR_ERR_CORRUPT,
-        Error::InvalidArgument(_) => LOGJAR_ERR_INVALID_ARGUMENT,
+        // A write on a handle opened with `"read_only": true`: a misuse of the handle.
+        Error::InvalidArgument(_) | Error::ReadOnly(_) => LOGJAR_ERR_INVALID_ARGUMENT,
         Error::Limit(_) => LOGJAR_ERR_LIMIT,
         Error::Closed(_) => LOGJAR_ERR_CLOSED,
         _ => LOGJAR_ERR_OTHER,

@@ -42,7 +42,7 @@ fn py_error(py: Python<'_>, name: &str, message: String, attrs: &[(&str, PyObjec
 fn to_py_err(py: Python<'_>, e: &logjar::Error) -> PyErr {
     let name = match e {
         logjar::Error::Locked { .. } => "LockedError",
-        logjar::Error::InvalidArgument(_) => "InvalidArgumentError",
+        logjar::Error::InvalidArgument(_) | logjar::Error::ReadOnly(_) => "InvalidArgumentError",
         logjar::Error::Limit(_) => "LimitError",
         logjar::Error::Closed(_) => "ClosedError",
         logjar::Error::Corrupt { .. } | logjar::Error::UnsupportedVersion { .. } => "CorruptError",
@@ -423,7 +423,9 @@ impl Db {
                 let r = db.push(tenant, &b.take()).map_err(|e| {
                     let name = match e {
                         logjar::Error::Limit(_) => "LimitError",
-                        logjar::Error::InvalidArgument(_) => "InvalidArgumentError",
+                        logjar::Error::InvalidArgument(_) | logjar::Error::ReadOnly(_) => {
+                            "InvalidArgumentError"
+                        }
                         logjar::Error::Locked { .. } => "LockedError",
                         logjar::Error::Closed(_) => "ClosedError",
                         _ => "StorageError",

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use crate::args::{Cli, LabelsArgs, SeriesArgs};
 use crate::error::CliError;
-use crate::open::open;
+use crate::open::{open, open_read_only};
 use crate::time::opt_time;
 
 fn range(start: Option<&str>, end: Option<&str>) -> Result<(i64, i64), CliError> {
@@ -31,7 +31,7 @@ fn print_lines<I: IntoIterator<Item = String>>(lines: I) -> Result<(), CliError>
 /// `logjar labels [NAME]`: label names, or the values of NAME, one per line, sorted.
 pub fn labels(cli: &Cli, a: &LabelsArgs) -> Result<(), CliError> {
     let (start, end) = range(a.start.as_deref(), a.end.as_deref())?;
-    let db = open(cli)?;
+    let db = open_read_only(cli)?;
     let items = match &a.name {
         Some(name) => db.label_values(&a.tenant, name, start, end)?,
         None => db.label_names(&a.tenant, start, end)?,
@@ -45,7 +45,7 @@ pub fn series(cli: &Cli, a: &SeriesArgs) -> Result<(), CliError> {
     let (start, end) = range(a.start.as_deref(), a.end.as_deref())?;
     let matchers = logjar_logql::syntax::parse_selector(&a.selector)
         .map_err(|e| CliError::usage(e.render(&a.selector)))?;
-    let db = open(cli)?;
+    let db = open_read_only(cli)?;
     let series = db.series(&a.tenant, &matchers, start, end)?;
     db.close()?;
     print_lines(series.into_iter().map(|l| l.to_string()))
@@ -61,7 +61,7 @@ pub fn flush(cli: &Cli) -> Result<(), CliError> {
 
 /// `logjar stats`: one block of figures per tenant.
 pub fn stats(cli: &Cli) -> Result<(), CliError> {
-    let db = open(cli)?;
+    let db = open_read_only(cli)?;
     let stats = db.stats();
     db.close()?;
     let mut lines = Vec::new();

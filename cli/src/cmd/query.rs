@@ -10,7 +10,7 @@ use logjar::Direction;
 
 use crate::args::{Cli, DirectionArg, OutputFormat, QueryArgs};
 use crate::error::CliError;
-use crate::open::open;
+use crate::open::open_read_only;
 use crate::time::{now_ns, opt_time, parse_duration};
 
 const HOUR_NS: i64 = 3_600_000_000_000;
@@ -22,7 +22,7 @@ pub fn run(cli: &Cli, a: &QueryArgs) -> Result<(), CliError> {
     if let Err(e) = logjar_logql::parse(&a.query) {
         return Err(CliError::usage(e.render(&a.query)));
     }
-    let db = open(cli)?;
+    let db = open_read_only(cli)?;
     let resp = db.query(&a.tenant, &req).map_err(query_error)?;
     db.close()?;
     let mut out = Vec::with_capacity(4096);

@@ -40,7 +40,9 @@ pub fn run(cli: &Cli, a: &TailArgs) -> Result<(), CliError> {
     }
     let since = parse_duration("--since", &a.since)?;
     let interval = parse_duration("--interval", &a.interval)?;
-    let opts = options(cli)?;
+    // Each poll opens, queries and closes: read-only, so polls write nothing.
+    let mut opts = options(cli)?;
+    opts.read_only = true;
     let mut cursor = Cursor::default();
     loop {
         let (req, first) = match cursor.ts {

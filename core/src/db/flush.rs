@@ -181,8 +181,11 @@ impl Inner {
         } else {
             HashSet::new()
         };
-        let rolled = w.wal.sync().and_then(|()| {
-            let mut next = WalWriter::create(&self.dir.join(wal::DIR_NAME), w.wal.seq() + 1)?;
+        let Some(log) = w.wal.as_mut() else {
+            return Err(Error::ReadOnly("flush"));
+        };
+        let rolled = log.sync().and_then(|()| {
+            let mut next = WalWriter::create(&self.dir.join(wal::DIR_NAME), log.seq() + 1)?;
             if !picked.is_empty() {
                 self.log_carry(&mut next, &picked)?;
                 next.sync()?;
@@ -199,8 +202,8 @@ impl Inner {
             }
         };
         let checkpoint = next.seq();
-        w.wal = next;
-        w.sync_file = Arc::new(handle);
+        w.wal = Some(next);
+        w.sync_file = Some(Arc::new(handle));
         {
             let mut s = self.sync.lock();
             s.synced = s.synced.max(w.batch_seq);

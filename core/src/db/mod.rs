@@ -108,9 +108,10 @@ struct Inner {
 
 #[derive(Debug)]
 struct Writer {
-    wal: WalWriter,
+    /// The WAL file appended to; `None` when opened read-only.
+    wal: Option<WalWriter>,
     /// A second handle on the current WAL file, for fsync outside the writer lock.
-    sync_file: Arc<File>,
+    sync_file: Option<Arc<File>>,
     /// Number of the last batch appended to the WAL.
     batch_seq: u64,
     tenants: HashMap<String, WriterTenant>,
@@ -222,15 +223,21 @@ impl Db {
     pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Db> {
         opts.validate()?;
         let inner = Arc::new(recover::open(path.as_ref(), opts)?);
-        let bg = background::spawn(&inner)?;
-        let compactor = if inner.opts.compaction_interval.is_zero() {
-            None
+        // A read-only handle has nothing to fsync, flush or compact.
+        let writes = !inner.opts.read_only;
+        let bg = if writes {
+            Some(background::spawn(&inner)?)
         } else {
+            None
+        };
+        let compactor = if writes && !inner.opts.compaction_interval.is_zero() {
             Some(background::spawn_compactor(&inner)?)
+        } else {
+            None
         };
         Ok(Db {
             inner,
-            background: Mutex::new(Some(bg)),
+            background: Mutex::new(bg),
             compactor: Mutex::new(compactor),
         })
     }
@@ -251,6 +258,7 @@ impl Db {
     /// they are counted in [`PushReport::duplicates`] and stored once. Returns when the
     /// batch is as durable as [`Options::sync`] promises.
     pub fn push(&self, tenant: &str, streams: &[StreamEntries]) -> Result<PushReport> {
+        self.writable("push")?;
         self.inner.push(tenant, streams, true)
     }
 
@@ -273,12 +281,14 @@ impl Db {
     /// assert_eq!((r.accepted, r.rejected.line_too_long), (1, 1));
     /// ```
     pub fn push_lenient(&self, tenant: &str, streams: &[StreamEntries]) -> Result<PushReport> {
+        self.writable("push")?;
         self.inner.push(tenant, streams, false)
     }
 
     /// Writes everything in memory to segments (one per tenant), records them in the
     /// manifest, and then deletes the WAL files they cover. Returns once durable.
     pub fn flush(&self) -> Result<()> {
+        self.writable("flush")?;
         self.inner.flush()
     }
 
@@ -341,6 +351,7 @@ impl Db {
     /// assert_eq!((r.segments_before, r.segments_after), (3, 1));
     /// ```
     pub fn compact(&self) -> Result<CompactionReport> {
+        self.writable("compaction")?;
         self.inner.compact(compact::Mode::Explicit)
     }
 
@@ -368,6 +379,7 @@ impl Db {
     /// assert!(db.delete("fake", "{app=", 0, 10).is_err());
     /// ```
     pub fn delete(&self, tenant: &str, query: &str, start: i64, end: i64) -> Result<DeleteRequest> {
+        self.writable("a delete request")?;
         self.inner.delete(tenant, query, start, end)
     }
 
@@ -380,6 +392,7 @@ impl Db {
     /// An unknown id, or a request already applied (or being applied) by compaction, is
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument).
     pub fn cancel_delete(&self, tenant: &str, id: u64) -> Result<()> {
+        self.writable("cancelling a delete request")?;
         self.inner.cancel_delete(tenant, id)
     }
 
@@ -404,6 +417,14 @@ impl Db {
         self.shutdown()
     }
 
+    /// [`Error::ReadOnly`](crate::Error::ReadOnly) for `what` on a read-only handle.
+    fn writable(&self, what: &'static str) -> Result<()> {
+        if self.inner.opts.read_only {
+            return Err(crate::Error::ReadOnly(what));
+        }
+        Ok(())
+    }
+
     fn shutdown(&self) -> Result<()> {
         {
             let mut bg = self.inner.bg.lock();
@@ -423,7 +444,7 @@ impl Db {
         if w.closed.is_some() {
             return Ok(());
         }
-        let r = w.wal.sync();
+        let r = w.wal.as_mut().map_or(Ok(()), WalWriter::sync);
         w.closed = Some(None);
         r
     }

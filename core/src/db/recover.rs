@@ -44,8 +44,11 @@ fn is_tmp(p: &Path) -> bool {
     p.extension().is_some_and(|e| e == "tmp")
 }
 
-/// Opens and recovers the database in `dir`.
+/// Opens and recovers the database in `dir`. With [`Options::read_only`] nothing is
+/// written or removed: leftovers and covered WAL files stay, a torn tail is skipped in
+/// memory, and no WAL file is opened for writing.
 pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
+    let writes = !opts.read_only;
     mkdir(dir)?;
     let lock = DirLock::acquire(dir)?;
     let wal_dir = dir.join(wal::DIR_NAME);
@@ -59,28 +62,8 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
 
     // Leftovers: temporary files anywhere, segment and index files the manifest does
     // not list (written by a flush that did not reach its manifest switch).
-    let mut keep: HashSet<PathBuf> = HashSet::new();
-    for r in &manifest.segments {
-        keep.insert(super::seg_path(dir, r.file_id));
-    }
-    for r in &manifest.index_files {
-        keep.insert(super::idx_path(dir, r.file_id));
-    }
-    for p in list_dir(dir)?.into_iter().filter(|p| is_tmp(p)) {
-        remove_file(&p);
-        report.removed_files.push(p);
-    }
-    for d in [&seg_dir, &idx_dir] {
-        for p in list_dir(d)? {
-            if p.is_file() && !keep.contains(&p) {
-                remove_file(&p);
-                report.removed_files.push(p);
-            }
-        }
-    }
-    for p in list_dir(&wal_dir)?.into_iter().filter(|p| is_tmp(p)) {
-        remove_file(&p);
-        report.removed_files.push(p);
+    if writes {
+        remove_leftovers(dir, &manifest, &mut report)?;
     }
 
     // Segments (footers only), grouped per tenant in file id order.
@@ -185,8 +168,10 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
     let checkpoint = manifest.wal_checkpoint;
     for (seq, path) in wal::wal_files(&wal_dir)? {
         if seq < manifest.wal_checkpoint {
-            remove_file(&path);
-            report.removed_files.push(path);
+            if writes {
+                remove_file(&path);
+                report.removed_files.push(path);
+            }
         } else {
             max_seq = max_seq.max(seq + 1);
             replay.push((seq, path));
@@ -195,17 +180,21 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
     // An open that wrote nothing left its file as a bare header: append to it again
     // rather than create a new file and delete that one (reads cost no file churn).
     let reused = match replay.last() {
-        Some((seq, _)) => WalWriter::reopen_empty(&wal_dir, *seq)?,
-        None => None,
+        Some((seq, _)) if writes => WalWriter::reopen_empty(&wal_dir, *seq)?,
+        _ => None,
     };
     let wal_writer = match reused {
         Some(w) => {
             replay.pop();
-            w
+            Some(w)
         }
-        None => WalWriter::create(&wal_dir, max_seq.max(1))?,
+        None if writes => Some(WalWriter::create(&wal_dir, max_seq.max(1))?),
+        None => None,
     };
-    let sync_file = Arc::new(sync_handle(wal_writer.path())?);
+    let sync_file = match &wal_writer {
+        Some(w) => Some(Arc::new(sync_handle(w.path())?)),
+        None => None,
+    };
     let policy = Arc::new(RetentionPolicy::new(&opts)?);
     let inner = Inner {
         dir: dir.to_path_buf(),
@@ -246,7 +235,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
             let mut w = inner.writer.lock();
             // File offset of the next record, so that a bad payload is reported where it is.
             let mut pos = wal::HEADER_LEN as u64;
-            wal::replay_file(path, &mut |payload| {
+            wal::replay_file_with(path, writes, &mut |payload| {
                 let base = pos + wal::RECORD_HEADER_LEN as u64;
                 pos = base + payload.len() as u64;
                 let rec = wal::decode_record(payload).map_err(|e| e.into_corrupt(path, base))?;
@@ -268,7 +257,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
         };
         report.wal_files += 1;
         report.wal_records += outcome.records;
-        if outcome.records == 0 {
+        if outcome.records == 0 && writes {
             // Nothing in it (an open without writes, or only a torn record): keeping
             // it would only make every later open replay one more empty file.
             remove_file(path);
@@ -287,6 +276,38 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
         recovery: report,
         ..inner
     })
+}
+
+/// Removes temporary files anywhere, and the segment and index files `manifest` does
+/// not list (written by a flush that did not reach its manifest switch).
+fn remove_leftovers(dir: &Path, manifest: &Manifest, report: &mut RecoveryReport) -> Result<()> {
+    let wal_dir = dir.join(wal::DIR_NAME);
+    let seg_dir = dir.join(crate::segment::DIR_NAME);
+    let idx_dir = dir.join(crate::index_file::DIR_NAME);
+    let mut keep: HashSet<PathBuf> = HashSet::new();
+    for r in &manifest.segments {
+        keep.insert(super::seg_path(dir, r.file_id));
+    }
+    for r in &manifest.index_files {
+        keep.insert(super::idx_path(dir, r.file_id));
+    }
+    for p in list_dir(dir)?.into_iter().filter(|p| is_tmp(p)) {
+        remove_file(&p);
+        report.removed_files.push(p);
+    }
+    for d in [&seg_dir, &idx_dir] {
+        for p in list_dir(d)? {
+            if p.is_file() && !keep.contains(&p) {
+                remove_file(&p);
+                report.removed_files.push(p);
+            }
+        }
+    }
+    for p in list_dir(&wal_dir)?.into_iter().filter(|p| is_tmp(p)) {
+        remove_file(&p);
+        report.removed_files.push(p);
+    }
+    Ok(())
 }
 
 /// Builds a label index from an index file, checking it is dense and consistent.

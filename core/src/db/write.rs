@@ -370,10 +370,10 @@ impl Inner {
         tenant: &str,
         groups: &[(&Labels, &[&Entry])],
     ) -> Result<u64> {
-        let len = match w
-            .wal
-            .append_with(|buf| wal::encode_push(buf, tenant, groups))
-        {
+        let Some(log) = w.wal.as_mut() else {
+            return Err(Error::ReadOnly("push"));
+        };
+        let len = match log.append_with(|buf| wal::encode_push(buf, tenant, groups)) {
             Ok(len) => len,
             Err(Error::InvalidArgument(_)) => {
                 return Err(Error::InvalidArgument(format!(
@@ -384,7 +384,7 @@ impl Inner {
             Err(e) => return Err(self.poison_writer(w, e)),
         };
         self.counters.add_wal_bytes(len as u64 + 8);
-        if let Err(e) = w.wal.write_out() {
+        if let Err(e) = w.wal.as_mut().map_or(Ok(()), |log| log.write_out()) {
             return Err(self.poison_writer(w, e));
         }
         w.batch_seq += 1;
@@ -482,7 +482,10 @@ impl Inner {
     pub(super) fn sync_wal(&self) -> Result<()> {
         let (file, target, path) = {
             let w = self.writer.lock();
-            (w.sync_file.clone(), w.batch_seq, w.wal.path().to_owned())
+            match (&w.sync_file, &w.wal) {
+                (Some(f), Some(log)) => (f.clone(), w.batch_seq, log.path().to_owned()),
+                _ => return Ok(()), // read-only: nothing was written
+            }
         };
         file.sync_data().map_err(|e| Error::io(&path, e))?;
         self.counters.add_sync();

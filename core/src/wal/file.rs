@@ -320,6 +320,23 @@ pub fn replay_file(
     path: &Path,
     on_record: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<ReplayOutcome> {
+    replay_file_with(path, true, on_record)
+}
+
+/// [`replay_file`], but with `repair == false` a torn tail is only reported (and
+/// skipped), never cut off: the file is not written (read-only opens).
+pub fn replay_file_with(
+    path: &Path,
+    repair: bool,
+    on_record: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<ReplayOutcome> {
+    let truncate = |path: &Path, offset: u64, file_len: u64| {
+        if repair {
+            truncate(path, offset, file_len)
+        } else {
+            Ok(torn_tail(path, offset, file_len))
+        }
+    };
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut reader = std::io::BufReader::with_capacity(1 << 20, &mut file);
@@ -329,7 +346,7 @@ pub fn replay_file(
         reader
             .read_to_end(&mut head)
             .map_err(|e| Error::io(path, e))?;
-        return short_file(path, &head);
+        return short_file(path, &head, truncate);
     }
     let mut header = [0u8; HEADER_LEN];
     reader
@@ -432,7 +449,11 @@ fn parse_header(path: &Path, header: &[u8]) -> Result<u64> {
 
 /// A file shorter than a header: torn inside `create` if its bytes are a prefix of a
 /// header (magic and version so far), corrupt otherwise.
-fn short_file(path: &Path, head: &[u8]) -> Result<ReplayOutcome> {
+fn short_file(
+    path: &Path,
+    head: &[u8],
+    truncate: impl Fn(&Path, u64, u64) -> Result<TornTail>,
+) -> Result<ReplayOutcome> {
     let mut expect = Vec::with_capacity(PREFIX_LEN);
     put_prefix(&mut expect, MAGIC, VERSION);
     let n = head.len().min(PREFIX_LEN);
@@ -499,16 +520,21 @@ fn truncate(path: &Path, offset: u64, file_len: u64) -> Result<TornTail> {
         .map_err(|e| Error::io(path, e))?;
     f.set_len(offset).map_err(|e| Error::io(path, e))?;
     f.sync_all().map_err(|e| Error::io(path, e))?;
+    Ok(torn_tail(path, offset, file_len))
+}
+
+/// Reports a torn last record at `offset` (logged as a warning).
+fn torn_tail(path: &Path, offset: u64, file_len: u64) -> TornTail {
     log::warn!(
         "WAL {}: torn last record at byte {offset}, {} bytes discarded",
         path.display(),
         file_len - offset
     );
-    Ok(TornTail {
+    TornTail {
         path: path.to_path_buf(),
         offset,
         discarded_bytes: file_len - offset,
-    })
+    }
 }
 
 #[cfg(test)]

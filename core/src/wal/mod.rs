@@ -43,7 +43,7 @@ pub(crate) mod record;
 
 pub use crate::codec::DecodeError;
 pub use file::{
-    replay_file, wal_files, wal_path, ReplayOutcome, TornTail, WalWriter, DIR_NAME, HEADER_LEN,
-    MAX_RECORD_LEN, RECORD_HEADER_LEN, VERSION,
+    replay_file, replay_file_with, wal_files, wal_path, ReplayOutcome, TornTail, WalWriter,
+    DIR_NAME, HEADER_LEN, MAX_RECORD_LEN, RECORD_HEADER_LEN, VERSION,
 };
 pub use record::{decode_record, encode_carry, encode_push, WalRecord, RECORD_CARRY, RECORD_PUSH};
