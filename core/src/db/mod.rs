@@ -222,6 +222,8 @@ impl Db {
     /// ```
     pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Db> {
         opts.validate()?;
+        // Query threads start now, while recovery runs (see `query::par`).
+        crate::query::par::start_threads();
         let inner = Arc::new(recover::open(path.as_ref(), opts)?);
         // A read-only handle has nothing to fsync, flush or compact.
         let writes = !inner.opts.read_only;

@@ -42,7 +42,7 @@ mod error;
 pub mod logs;
 pub mod loki_json;
 pub mod metric;
-mod par;
+pub(crate) mod par;
 mod pipeline;
 mod request;
 mod search;

@@ -1,8 +1,17 @@
 //! Splitting per-stream work over the machine's cores.
+//!
+//! The work runs on one process-wide pool of query threads (rayon), started by the
+//! first [`Db::open`](crate::Db::open) rather than per query: spawning threads for
+//! each query cost it their start-up and, on virtual machines, the wake-up of an idle
+//! CPU (about 1 ms per query here); a short-lived process (`logjar query`) gets its
+//! workers started while it opens the database.
 
+use std::sync::OnceLock;
 use std::thread;
 
-/// Below this many streams one thread does everything (thread start-up costs more).
+use rayon::prelude::*;
+
+/// Below this many streams one thread does everything (splitting costs more).
 const MIN_STREAMS_PER_THREAD: usize = 2;
 
 /// Threads to use: the available parallelism, at most 2 (the work is memory- and
@@ -12,6 +21,30 @@ fn threads() -> usize {
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 2)
+}
+
+/// The query pool; `None` on a single core (or if its threads cannot be started: the
+/// work then runs on the calling thread).
+fn pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let n = threads();
+        if n < 2 {
+            return None;
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .thread_name(|i| format!("logjar-query-{i}"))
+            .build()
+            .map_err(|e| log::warn!("query threads not started ({e}); queries use one core"))
+            .ok()
+    })
+    .as_ref()
+}
+
+/// Starts the query threads if they are not running yet.
+pub(crate) fn start_threads() {
+    let _ = pool();
 }
 
 /// How many parts [`map_parts`] cuts `len` items into.
@@ -32,21 +65,21 @@ pub(crate) fn map_parts<T: Sync, R: Send>(
     }
     // Contiguous parts; callers that want a mix deal their items out first.
     let size = items.len().div_ceil(n);
-    let f = &f;
-    thread::scope(|s| {
-        let handles: Vec<_> = items
+    match pool() {
+        Some(pool) => pool.install(|| {
+            items
+                .par_chunks(size)
+                .with_max_len(1)
+                .enumerate()
+                .map(|(i, part)| f(i, part))
+                .collect()
+        }),
+        None => items
             .chunks(size)
             .enumerate()
-            .map(|(i, part)| s.spawn(move || f(i, part)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| match h.join() {
-                Ok(r) => r,
-                Err(p) => std::panic::resume_unwind(p),
-            })
-            .collect()
-    })
+            .map(|(i, part)| f(i, part))
+            .collect(),
+    }
 }
 
 /// Runs `f` on consecutive groups of `per_task` items, the threads taking the next group
@@ -58,39 +91,15 @@ pub(crate) fn map_tasks<T: Sync, R: Send>(
     per_task: usize,
     f: impl Fn(&[T]) -> R + Sync,
 ) -> Vec<R> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
     let per_task = per_task.max(1);
     let tasks = items.len().div_ceil(per_task);
     let n = threads().min(items.len() / MIN_STREAMS_PER_THREAD).max(1);
-    if n == 1 || tasks <= 1 {
-        return items.chunks(per_task).map(&f).collect();
+    match pool() {
+        Some(pool) if n > 1 && tasks > 1 => {
+            pool.install(|| items.par_chunks(per_task).with_max_len(1).map(&f).collect())
+        }
+        _ => items.chunks(per_task).map(&f).collect(),
     }
-    let next = AtomicUsize::new(0);
-    let work = || {
-        let mut done: Vec<(usize, R)> = Vec::new();
-        loop {
-            let t = next.fetch_add(1, Ordering::Relaxed);
-            if t >= tasks {
-                break;
-            }
-            let lo = t * per_task;
-            done.push((t, f(&items[lo..(lo + per_task).min(items.len())])));
-        }
-        done
-    };
-    let mut all: Vec<(usize, R)> = thread::scope(|s| {
-        let helpers: Vec<_> = (1..n).map(|_| s.spawn(work)).collect();
-        let mut all = work();
-        for h in helpers {
-            match h.join() {
-                Ok(r) => all.extend(r),
-                Err(p) => std::panic::resume_unwind(p),
-            }
-        }
-        all
-    });
-    all.sort_unstable_by_key(|(t, _)| *t);
-    all.into_iter().map(|(_, r)| r).collect()
 }
 
 #[cfg(test)]
@@ -106,5 +115,18 @@ mod tests {
             assert_eq!(parts.len(), items.len().div_ceil(per_task));
         }
         assert!(map_tasks(&items[..0], 4, |p| p.len()).is_empty());
+    }
+
+    #[test]
+    fn parts_come_back_in_order_and_cover_everything() {
+        for len in [0usize, 1, 2, 3, 10, 101] {
+            let items: Vec<usize> = (0..len).collect();
+            let parts = map_parts(&items, |i, part| (i, part.to_vec()));
+            assert_eq!(parts.len(), parts_for(len), "{len}");
+            let idx: Vec<usize> = parts.iter().map(|p| p.0).collect();
+            assert_eq!(idx, (0..parts.len()).collect::<Vec<_>>());
+            let all: Vec<usize> = parts.into_iter().flat_map(|p| p.1).collect();
+            assert_eq!(all, items);
+        }
     }
 }
