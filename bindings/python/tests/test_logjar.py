@@ -134,6 +134,18 @@ def test_locked(tmp_path):
     logjar.open(tmp_path / "db").close()  # released
 
 
+def test_read_only(tmp_path):
+    with logjar.open(tmp_path / "db") as db:
+        db.push({"app": "x"}, [(T0, "kept in the WAL")])
+    with logjar.open(tmp_path / "db", read_only=True) as db:
+        got = db.query('{app="x"}', start=T0, end=T0 + S)
+        assert [line for _, entries in got for _, line in entries] == ["kept in the WAL"]
+        with pytest.raises(logjar.InvalidArgumentError, match="read-only"):
+            db.push({"app": "x"}, [(T0 + 1, "refused")])
+        with pytest.raises(logjar.InvalidArgumentError, match="read-only"):
+            db.flush()
+
+
 def test_limit_errors(tmp_path):
     with logjar.open(tmp_path / "db", limits={"max_line_size": 4}) as db:
         with pytest.raises(logjar.LimitError):
