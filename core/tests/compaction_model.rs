@@ -46,6 +46,18 @@ fn stream_labels(i: usize) -> Labels {
 
 const LINES: [&str; 4] = ["a", "b", "hello", "hello world"];
 
+/// Line `l` of an entry at `ts`: one of [`LINES`], or (`l == LINES.len()`) a line
+/// holding the entry's own timestamp in RFC 3339 (ms), which blocks store without it.
+fn line(l: usize, ts: i64) -> String {
+    match LINES.get(l) {
+        Some(s) => s.to_string(),
+        None => {
+            let t = chrono::DateTime::from_timestamp_nanos(ts);
+            format!("hello at {} b", t.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+        }
+    }
+}
+
 /// Delete queries and the model of their line filters (the selector is checked by
 /// `query_selector_matches`).
 type Pred = fn(&str) -> bool;
@@ -135,7 +147,7 @@ fn op() -> impl Strategy<Value = Op> {
     // Hours before the base and a few ns: few distinct keys, so that duplicates with
     // other metadata (first write wins) are frequent.
     const HOURS: [i64; 10] = [0, 1, 5, 9, 12, 27, 31, 45, 52, 79];
-    let entry = (0..HOURS.len(), 0..2i64, 0..LINES.len(), 0..3u8)
+    let entry = (0..HOURS.len(), 0..2i64, 0..=LINES.len(), 0..3u8)
         .prop_map(|(h, ns, l, m)| (-HOURS[h] * H + ns, l, m));
     let stream = (0..3usize, prop::collection::vec(entry, 1..6));
     prop_oneof![
@@ -324,7 +336,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         entries: es
                             .iter()
                             .map(|&(ts, l, m)| {
-                                let mut e = Entry::new(base() + ts, LINES[l]);
+                                let mut e = Entry::new(base() + ts, line(l, base() + ts));
                                 e.metadata = metadata(m);
                                 e
                             })
