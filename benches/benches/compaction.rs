@@ -128,39 +128,10 @@ fn process_cpu() -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
-/// Reads a block's section frames (`docs/FORMAT.md`): stored bytes of the timestamps
-/// and line lengths sections.
-fn size_sections(b: &[u8]) -> (u64, u64) {
-    fn uvarint(b: &[u8], p: &mut usize) -> u64 {
-        let (mut v, mut s) = (0u64, 0);
-        while let Some(&x) = b.get(*p) {
-            *p += 1;
-            v |= u64::from(x & 0x7f) << s;
-            if x < 0x80 {
-                break;
-            }
-            s += 7;
-        }
-        v
-    }
-    let mut p = 2;
-    uvarint(b, &mut p);
-    p += 8;
-    let mut out = [0u64; 2];
-    for slot in &mut out {
-        let start = p;
-        let codec = b.get(p).copied().unwrap_or(0);
-        p += 1;
-        let raw = uvarint(b, &mut p);
-        p += if codec == 1 { uvarint(b, &mut p) } else { raw } as usize;
-        *slot = (p - start) as u64;
-    }
-    (out[0], out[1])
-}
-
 /// One line about the block layout of a database's segments.
 fn layout(name: &str, dir: &Path) {
-    let (mut segs, mut chunks, mut blocks, mut entries, mut ts, mut lens) = (0, 0, 0, 0, 0, 0);
+    let (mut segs, mut chunks, mut blocks, mut entries) = (0, 0, 0, 0u64);
+    let (mut columns, mut lines) = (0u64, 0u64);
     for e in std::fs::read_dir(dir.join(logjar::segment::DIR_NAME)).unwrap() {
         let p = e.unwrap().path();
         if p.extension().is_none_or(|x| x != "seg") {
@@ -173,19 +144,19 @@ fn layout(name: &str, dir: &Path) {
             for b in &c.blocks {
                 blocks += 1;
                 entries += u64::from(b.entries);
-                let (t, l) = size_sections(seg.raw_block(b).unwrap());
-                ts += t;
-                lens += l;
+                let l = logjar::chunk::block_layout(seg.raw_block(b).unwrap()).unwrap();
+                columns += l.columns;
+                lines += l.lines;
             }
         }
     }
     eprintln!(
         "{name}: {segs} segments, {chunks} chunks, {blocks} blocks ({:.1} per chunk, {:.0} \
-         entries each), timestamps {:.3} and lengths {:.3} stored bytes per entry",
+         entries each), timestamps and lengths {:.3}, lines {:.1} stored bytes per entry",
         blocks as f64 / chunks as f64,
         entries as f64 / blocks as f64,
-        ts as f64 / entries as f64,
-        lens as f64 / entries as f64,
+        columns as f64 / entries as f64,
+        lines as f64 / entries as f64,
     );
 }
 

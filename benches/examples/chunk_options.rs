@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use logjar::chunk::{decode_block, ChunkBuilder, DecodedBlock, EncodedChunk};
+use logjar::chunk::{block_layout, decode_block, ChunkBuilder, DecodedBlock, EncodedChunk};
 use logjar::segment::Segment;
 use zstd::stream::raw::CParameter;
 use zstd::zstd_safe::Strategy;
@@ -38,55 +38,11 @@ fn cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
-fn uvarint(b: &[u8], p: &mut usize) -> u64 {
-    let mut v = 0u64;
-    let mut s = 0;
-    loop {
-        let x = b[*p];
-        *p += 1;
-        v |= u64::from(x & 0x7f) << s;
-        if x < 0x80 {
-            return v;
-        }
-        s += 7;
-    }
-}
-
-/// Stored bytes of each part of an encoded block, parsed as `docs/FORMAT.md` lays
-/// blocks out (versions 1 to 3): `[timestamps and lengths (one columns section from
-/// version 2), lines, timestamp texts, metadata, fixed header and CRCs]`.
+/// Stored bytes of each part of an encoded block: `[timestamps and lengths, lines,
+/// timestamp texts, metadata, fixed header and CRCs]`.
 fn sections(b: &[u8]) -> [u64; 5] {
-    let (version, flags) = (b[0], b[1]);
-    let mut p = 2;
-    uvarint(b, &mut p);
-    p += 8;
-    let mut out = [0u64; 5];
-    out[4] = p as u64 + 4;
-    let section = |p: &mut usize| {
-        let start = *p;
-        let codec = b[*p];
-        *p += 1;
-        let raw = uvarint(b, p);
-        let stored = if codec == 1 { uvarint(b, p) } else { raw };
-        *p += stored as usize;
-        (*p - start) as u64
-    };
-    out[0] += section(&mut p);
-    if version == 1 {
-        out[0] += section(&mut p);
-    } else {
-        p += 4; // head CRC
-        out[4] += 4;
-    }
-    out[1] += section(&mut p);
-    if version >= 3 && flags & 2 != 0 {
-        out[2] += section(&mut p);
-    }
-    if flags & 1 != 0 {
-        out[3] += section(&mut p);
-    }
-    assert_eq!(p + 4, b.len(), "block layout");
-    out
+    let l = block_layout(b).expect("block layout");
+    [l.columns, l.lines, l.ts_texts, l.metadata, l.fixed]
 }
 
 /// The flushed pieces of every stream, in stream then time order, and the bytes of the

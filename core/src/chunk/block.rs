@@ -1139,6 +1139,71 @@ pub fn decode_block(bytes: &[u8], out: &mut DecodedBlock) -> Result<(), DecodeEr
     r
 }
 
+/// Stored bytes of each part of an encoded block (what [`block_layout`] reports), for
+/// measuring where a database's bytes go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BlockLayout {
+    /// Block layout version (1 to [`BLOCK_VERSION`]).
+    pub version: u8,
+    /// Entries in the block.
+    pub entries: u64,
+    /// Timestamps and line lengths: the columns section (versions 2 and 3), or the
+    /// timestamps and lengths sections (version 1), framing included.
+    pub columns: u64,
+    /// The lines section, framing included.
+    pub lines: u64,
+    /// The timestamp-texts section (version 3), framing included; 0 when absent.
+    pub ts_texts: u64,
+    /// The metadata section, framing included; 0 when absent.
+    pub metadata: u64,
+    /// Everything else: version, flags, entry count, first timestamp and CRCs.
+    pub fixed: u64,
+}
+
+/// Where the bytes of an encoded block go, section by section (nothing is
+/// decompressed; the CRCs are not checked).
+///
+/// ```
+/// use logjar::chunk::{block_layout, ChunkBuilder};
+/// let mut b = ChunkBuilder::new(1 << 20, 1);
+/// for i in 0..100 {
+///     b.push(i, format!("request {i} took {}ms", i % 7).as_bytes(), &[]);
+/// }
+/// let chunk = b.finish();
+/// let l = block_layout(chunk.block_bytes(&chunk.blocks[0]).unwrap()).unwrap();
+/// assert_eq!((l.entries, l.ts_texts, l.metadata), (100, 0, 0));
+/// assert_eq!(l.columns + l.lines + l.fixed, chunk.bytes.len() as u64);
+/// ```
+pub fn block_layout(bytes: &[u8]) -> Result<BlockLayout, DecodeError> {
+    let mut h = open_block(bytes, false)?;
+    let section = |r: &mut Reader<'_>, what: &str| -> Result<u64, DecodeError> {
+        let at = r.pos();
+        Frame::read(r, usize::MAX, what)?;
+        Ok((r.pos() - at) as u64)
+    };
+    let mut l = BlockLayout {
+        version: h.version,
+        entries: h.n as u64,
+        ..BlockLayout::default()
+    };
+    l.columns = section(&mut h.r, "columns")?;
+    if h.version == 1 {
+        l.columns += section(&mut h.r, "lengths")?;
+    } else {
+        h.r.u32("head CRC")?;
+    }
+    l.lines = section(&mut h.r, "lines")?;
+    if h.has_ts_text {
+        l.ts_texts = section(&mut h.r, "timestamp texts")?;
+    }
+    if h.has_metadata {
+        l.metadata = section(&mut h.r, "metadata")?;
+    }
+    h.r.expect_end("block sections")?;
+    l.fixed = bytes.len() as u64 - l.columns - l.lines - l.ts_texts - l.metadata;
+    Ok(l)
+}
+
 /// Length of the part of a block a sizes-only decode reads and checks: up to and
 /// including the head CRC for version 2, the whole block for version 1. `None` when the
 /// header or columns framing does not parse.

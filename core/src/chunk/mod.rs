@@ -19,8 +19,8 @@ mod tstext;
 
 pub use crate::codec::DecodeError;
 pub use block::{
-    decode_block, decode_block_sizes, DecodedBlock, BLOCK_VERSION, MAX_BLOCK_ENTRIES,
-    MAX_BLOCK_LINES_BYTES, MAX_LINE_LEN,
+    block_layout, decode_block, decode_block_sizes, BlockLayout, DecodedBlock, BLOCK_VERSION,
+    MAX_BLOCK_ENTRIES, MAX_BLOCK_LINES_BYTES, MAX_LINE_LEN,
 };
 pub use builder::{ChunkBuilder, DEFAULT_BLOCK_TARGET, DEFAULT_ZSTD_LEVEL, MAX_BLOCK_TARGET};
 
@@ -303,6 +303,14 @@ mod tests {
         );
         let (want_ts, want_lens) = (out.timestamps().to_vec(), out.line_lens().to_vec());
         let (mut ts, mut lens) = (Vec::new(), Vec::new());
+        for good in [&v3, &v2, &v1] {
+            let l = block_layout(good).unwrap();
+            assert_eq!((l.version, l.entries), (good[0], 50));
+            assert!(l.columns > 0 && l.lines > 0 && l.metadata > 0);
+            assert_eq!(l.ts_texts > 0, good[0] == 3);
+            let sum = l.columns + l.lines + l.ts_texts + l.metadata + l.fixed;
+            assert_eq!(sum, good.len() as u64);
+        }
         for good in [v3, v2, v1] {
             // A sizes-only read checks the head CRC (versions 2, 3) or the whole block
             // (version 1); damage after the head does not change the sizes it returns.
