@@ -682,6 +682,7 @@ fn decode_columns_v3(
 }
 
 /// Shared scratch for the sections before the lines.
+#[derive(Default)]
 struct SizesScratch {
     buf: Vec<u8>,
     /// Unpacked version 3 column values.
@@ -697,6 +698,18 @@ thread_local! {
     static SIZES_SCRATCH: RefCell<SizesScratch> = const {
         RefCell::new(SizesScratch { buf: Vec::new(), vals: Vec::new() })
     };
+}
+
+/// Runs `f` with this thread's scratch in `key` (a fresh one if it is in use already,
+/// e.g. by a decode nested in a callback).
+fn with_scratch<T: Default + 'static, R>(
+    key: &'static std::thread::LocalKey<RefCell<T>>,
+    f: impl FnOnce(&mut T) -> R,
+) -> R {
+    key.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => f(&mut scratch),
+        Err(_) => f(&mut T::default()),
+    })
 }
 
 /// Runs `f` with this thread's zstd context (a fresh one if it is in use already).
@@ -768,15 +781,8 @@ pub fn decode_block_sizes(
 ) -> Result<(), DecodeError> {
     let mut h = open_block(bytes, false)?;
     with_inflater(|inf| {
-        SIZES_SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => decode_sizes(&mut h, inf, &mut scratch, ts, line_lens),
-            Err(_) => {
-                let mut scratch = SizesScratch {
-                    buf: Vec::new(),
-                    vals: Vec::new(),
-                };
-                decode_sizes(&mut h, inf, &mut scratch, ts, line_lens)
-            }
+        with_scratch(&SIZES_SCRATCH, |scratch| {
+            decode_sizes(&mut h, inf, scratch, ts, line_lens)
         })
     })
 }
@@ -1013,9 +1019,8 @@ impl DecodedBlock {
         inf: &mut Inflater,
         total: usize,
     ) -> Result<(), DecodeError> {
-        TEXT_SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => self.decode_ts_text_lines_with(h, inf, total, &mut scratch),
-            Err(_) => self.decode_ts_text_lines_with(h, inf, total, &mut TextScratch::default()),
+        with_scratch(&TEXT_SCRATCH, |scratch| {
+            self.decode_ts_text_lines_with(h, inf, total, scratch)
         })
     }
 
