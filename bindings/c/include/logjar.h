@@ -21,7 +21,8 @@
 
 /*
  An argument was NULL where a value is required, not valid UTF-8, or otherwise
- invalid (bad options, a malformed push body, a bad tenant id or label).
+ invalid (bad options, a malformed push body, a bad tenant id or label); also a
+ write on a database opened with `"read_only": true`.
  */
 #define LOGJAR_ERR_INVALID_ARGUMENT 1
 

@@ -9,7 +9,8 @@ use logjar::{Error, QueryError};
 /// Success.
 pub const LOGJAR_OK: i32 = 0;
 /// An argument was NULL where a value is required, not valid UTF-8, or otherwise
-/// invalid (bad options, a malformed push body, a bad tenant id or label).
+/// invalid (bad options, a malformed push body, a bad tenant id or label); also a
+/// write on a database opened with `"read_only": true`.
 pub const LOGJAR_ERR_INVALID_ARGUMENT: i32 = 1;
 /// The query does not parse, the request JSON is wrong, or evaluation failed as it
 /// fails in Loki (HTTP 400 there).
