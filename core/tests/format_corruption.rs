@@ -409,47 +409,43 @@ fn version_1_fixtures_still_read() {
     assert_eq!(TenantIndex::read(&dir.join("index.idx")).unwrap(), index());
 }
 
-/// A segment whose blocks use block layout version 2 (columns section and head CRC),
-/// committed under `tests/fixtures/v2/`: the v1 fixture above keeps version 1 blocks
-/// readable, this one version 2. Regenerate only on purpose with
-/// `LOGJAR_WRITE_FIXTURES=1`.
-#[test]
-fn block_version_2_fixture_still_reads() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v2");
+/// The committed segment `tests/fixtures/<name>/segment.seg`, checked to read back to
+/// what [`write_segment_with`] writes. `LOGJAR_WRITE_FIXTURES=1` rewrites it with the
+/// current layout: only on purpose, for a new version's fixture.
+fn segment_fixture(name: &str, texts: bool) -> Segment {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     let seg = dir.join("segment.seg");
     if std::env::var_os("LOGJAR_WRITE_FIXTURES").is_some() {
         std::fs::create_dir_all(&dir).unwrap();
         let t = tmp();
-        let (_, seg_bytes, _) = write_segment(t.path());
+        let (_, seg_bytes, _) = write_segment_with(t.path(), texts);
         std::fs::write(&seg, seg_bytes).unwrap();
     }
     let rows = read_segment(&seg).unwrap();
     let t = tmp();
-    let (_, _, expect) = write_segment(t.path());
+    let (_, _, expect) = write_segment_with(t.path(), texts);
     assert_eq!(rows, expect);
-    let s = Segment::open(&seg).unwrap();
+    Segment::open(&seg).unwrap()
+}
+
+/// A segment whose blocks use block layout version 2 (columns section and head CRC),
+/// committed under `tests/fixtures/v2/`: the v1 fixture above keeps version 1 blocks
+/// readable, this one version 2.
+#[test]
+fn block_version_2_fixture_still_reads() {
+    let s = segment_fixture("v2", false);
     let first = s.chunks()[0].blocks[0];
     assert_eq!(s.raw_block(&first).unwrap()[0], 2, "block layout version");
 }
 
 /// A segment whose blocks use block layout version 3 (bit-packed columns; the `db`
 /// chunk's lines hold their own timestamps, left out of the stored lines), committed
-/// under `tests/fixtures/v3/`. Regenerate only on purpose with `LOGJAR_WRITE_FIXTURES=1`.
+/// under `tests/fixtures/v3/`.
 #[test]
 fn block_version_3_fixture_still_reads() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v3");
-    let seg = dir.join("segment.seg");
-    if std::env::var_os("LOGJAR_WRITE_FIXTURES").is_some() {
-        std::fs::create_dir_all(&dir).unwrap();
-        let t = tmp();
-        let (_, seg_bytes, _) = write_segment_with(t.path(), true);
-        std::fs::write(&seg, seg_bytes).unwrap();
-    }
-    let rows = read_segment(&seg).unwrap();
-    let t = tmp();
-    let (_, _, expect) = write_segment_with(t.path(), true);
-    assert_eq!(rows, expect);
-    let s = Segment::open(&seg).unwrap();
+    let s = segment_fixture("v3", true);
     let db = &s.chunks()[1];
     let flags: Vec<(u8, u8)> = db
         .blocks
