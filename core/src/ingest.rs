@@ -154,7 +154,7 @@ pub fn parse_ndjson_line(line: &[u8]) -> Result<(Labels, Entry), IngestError> {
 /// Remembers the label sets already seen, keyed by their JSON text, so that decoding a
 /// large NDJSON file validates and sorts each distinct label set once.
 ///
-/// Lines are copied into a shared arena (one allocation per [`LabelCache::ARENA`]
+/// Lines are copied into a shared arena (one allocation per `LabelCache::ARENA`
 /// bytes, each entry's `Bytes` a slice of it) rather than one allocation per line.
 #[derive(Debug, Default)]
 pub struct LabelCache {

@@ -163,7 +163,7 @@ pub struct Options {
     /// memory but creates, repairs and deletes no file (a torn last record is skipped,
     /// not cut off; leftovers of an interrupted flush stay), no WAL file is opened for
     /// writing and no background thread starts. `push`, `flush`, `compact`, `delete`
-    /// and `cancel_delete` fail with [`Error::ReadOnly`](crate::Error::ReadOnly); reads
+    /// and `cancel_delete` fail with [`Error::ReadOnly`]; reads
     /// see everything, unflushed data included. The directory is still created when it
     /// does not exist, and the lock is the same exclusive one, so a read-only handle
     /// and a writer never run at once. Meant for short-lived readers (the `logjar

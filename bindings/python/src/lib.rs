@@ -4,10 +4,10 @@
 //! functions (time conversions, result objects, pandas/Arrow). This module does the work
 //! that must be fast or must run without the GIL:
 //!
-//! - every call that touches storage runs inside [`release_gil`] (`py.allow_threads`);
+//! - every call that touches storage runs inside `release_gil` (`py.allow_threads`);
 //!   queries also run on a worker thread with a [`CancelToken`], so Ctrl-C in the
 //!   calling thread cancels them and raises `KeyboardInterrupt`;
-//! - errors become the exception classes of `logjar._errors` (see [`to_py_err`]).
+//! - errors become the exception classes of `logjar._errors` (see `to_py_err`).
 
 use std::io::BufRead;
 use std::sync::{mpsc, Arc, Mutex};

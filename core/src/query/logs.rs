@@ -13,7 +13,7 @@
 //! The selected streams are split over two threads; each merges its streams up to
 //! `limit` entries, then the two partial answers are merged (the global first `limit`
 //! entries are among the union of each part's first `limit`). The parts tell each other
-//! how far they got ([`Progress`]): a part stops as soon as the entries the parts have
+//! how far they got (`Progress`): a part stops as soon as the entries the parts have
 //! taken, all ahead of its next one, number `limit`, so two parts together read about
 //! what one merge of every stream would, not twice as much.
 
