@@ -127,6 +127,32 @@ func TestUseAfterClose(t *testing.T) {
 	again.Close()
 }
 
+func TestReadOnly(t *testing.T) {
+	ctx := context.Background()
+	db, dir := open(t)
+	if err := db.PushLokiJSON(ctx, "", []byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := logjar.Open(dir, &logjar.Options{Extra: map[string]any{"read_only": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	out, err := ro.QueryLokiJSON(ctx, "", []byte(`{"query":"{app=\"api\"}","start":0,"end":3000000000}`))
+	if err != nil || !strings.Contains(string(out), "GET /b 500") {
+		t.Fatalf("unflushed entries not read: %v %s", err, out)
+	}
+	if err := ro.PushLokiJSON(ctx, "", []byte(body)); !errors.Is(err, logjar.ErrInvalidArgument) || !strings.Contains(err.Error(), "read-only") {
+		t.Fatalf("push on a read-only handle: %v", err)
+	}
+	if err := ro.Flush(); !errors.Is(err, logjar.ErrInvalidArgument) {
+		t.Fatalf("flush on a read-only handle: %v", err)
+	}
+}
+
 func TestConcurrent(t *testing.T) {
 	ctx := context.Background()
 	db, _ := open(t)
