@@ -187,13 +187,17 @@ pub(crate) fn encode_block_as(
     let mut plane = std::mem::take(&mut d.plane);
     plane.clear();
     let deltas = || input.ts.windows(2).map(|w| w[1].wrapping_sub(w[0]) as u64);
-    let max_delta = deltas().max().unwrap_or(0);
-    let max_len = u64::from(input.lens.iter().copied().max().unwrap_or(0));
+    // One pass each for the ranges of the deltas and of the lengths (n >= 1).
+    let (min_delta, max_delta) = deltas().fold((u64::MAX, 0), |(lo, hi), d| (lo.min(d), hi.max(d)));
+    let min_delta = min_delta.min(max_delta);
+    let (min_len, max_len) = input
+        .lens
+        .iter()
+        .fold((u32::MAX, 0), |(lo, hi), &l| (lo.min(l), hi.max(l)));
+    let (min_len, max_len) = (u64::from(min_len), u64::from(max_len));
     if version >= 3 {
         // Frame-of-reference bit packing (`bits`): a stream's deltas and lengths spread
         // over a narrow range. Stored raw unless zstd halves it, as in version 2.
-        let min_delta = deltas().min().unwrap_or(0);
-        let min_len = u64::from(input.lens.iter().copied().min().unwrap_or(0));
         let wt = bits::width(max_delta - min_delta);
         let wl = bits::width(max_len - min_len);
         plane.push(wt as u8);

@@ -14,21 +14,14 @@ use rayon::prelude::*;
 /// Below this many streams one thread does everything (splitting costs more).
 const MIN_STREAMS_PER_THREAD: usize = 2;
 
-/// Threads to use: the available parallelism, at most 2 (the work is memory- and
-/// decompression-bound; more threads fight over the same cache).
-fn threads() -> usize {
-    thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 2)
-}
-
 /// The query pool; `None` on a single core (or if its threads cannot be started: the
-/// work then runs on the calling thread).
+/// work then runs on the calling thread). Its size is the available parallelism, at
+/// most 2 (the work is memory- and decompression-bound; more threads fight over the
+/// same cache), looked up once: `available_parallelism` reads cgroup files.
 fn pool() -> Option<&'static rayon::ThreadPool> {
     static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
     POOL.get_or_init(|| {
-        let n = threads();
+        let n = thread::available_parallelism().map_or(1, |n| n.get().min(2));
         if n < 2 {
             return None;
         }
@@ -40,6 +33,11 @@ fn pool() -> Option<&'static rayon::ThreadPool> {
             .ok()
     })
     .as_ref()
+}
+
+/// Threads a query's work is split over: the pool's, or the calling thread alone.
+fn threads() -> usize {
+    pool().map_or(1, rayon::ThreadPool::current_num_threads)
 }
 
 /// Starts the query threads if they are not running yet.
@@ -93,9 +91,8 @@ pub(crate) fn map_tasks<T: Sync, R: Send>(
 ) -> Vec<R> {
     let per_task = per_task.max(1);
     let tasks = items.len().div_ceil(per_task);
-    let n = threads().min(items.len() / MIN_STREAMS_PER_THREAD).max(1);
     match pool() {
-        Some(pool) if n > 1 && tasks > 1 => {
+        Some(pool) if parts_for(items.len()) > 1 && tasks > 1 => {
             pool.install(|| items.par_chunks(per_task).with_max_len(1).map(&f).collect())
         }
         _ => items.chunks(per_task).map(&f).collect(),
